@@ -1,0 +1,279 @@
+//! cgroup management for hull: one interface over cgroup v1 (and hybrid hosts) and v2.
+//!
+//! The runtime records a [`CgroupPaths`] in the container's state *before* any directory is
+//! made, so that `delete` can undo a `create` that was killed half-way; every operation
+//! here is idempotent for that reason.
+//!
+//! Written directly against cgroupfs rather than through `cgroups-rs`: hull needs exact
+//! control over which directories it creates (to remove exactly those), the order of writes
+//! (memory before swap), hybrid hosts (v1 controllers plus a cgroup2 mount) and v2's
+//! `subtree_control` delegation, and it keeps the static binary small.
+
+mod layout;
+mod resources;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use layout::Layout;
+pub use resources::apply;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup: {0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where a container's cgroup lives in every hierarchy, and which directories hull made
+/// for it (so `remove` deletes those and no pre-existing parent).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct CgroupPaths {
+    /// v1: controller hierarchy name (`memory`, `cpu`, `name=systemd`...) -> directory.
+    #[serde(default)]
+    pub v1: Vec<(String, PathBuf)>,
+    /// The cgroup2 directory (the only one on v2 hosts; also joined on hybrid hosts).
+    #[serde(default)]
+    pub unified: Option<PathBuf>,
+    /// True when the unified hierarchy is the one with the controllers (pure v2).
+    #[serde(default)]
+    pub v2: bool,
+    /// Directories that did not exist when the path was planned, deepest last.
+    #[serde(default)]
+    pub owned: Vec<PathBuf>,
+}
+
+impl CgroupPaths {
+    /// Every leaf directory, v1 first.
+    pub fn leaves(&self) -> impl Iterator<Item = &Path> {
+        self.v1
+            .iter()
+            .map(|(_, p)| p.as_path())
+            .chain(self.unified.as_deref())
+    }
+
+    pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.v1
+            .iter()
+            .find(|(name, _)| name.split(',').any(|c| c == controller))
+            .map(|(_, p)| p.as_path())
+    }
+
+    /// The directory that holds the resource files of `controller`.
+    pub fn controller_dir(&self, controller: &str) -> Option<&Path> {
+        if self.v2 {
+            self.unified.as_deref()
+        } else {
+            self.v1_dir(controller)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v1.is_empty() && self.unified.is_none()
+    }
+}
+
+/// Plans the paths for `cgroups_path` (absolute, or relative to the caller's own cgroup as
+/// runc does) without touching anything.
+pub fn plan(layout: &Layout, cgroups_path: &str) -> Result<CgroupPaths> {
+    if cgroups_path.split('/').any(|c| c == "..") {
+        return Err(Error::Invalid(format!(
+            "cgroupsPath {cgroups_path:?} must not contain .."
+        )));
+    }
+    let mut paths = CgroupPaths {
+        v2: layout.is_v2(),
+        ..Default::default()
+    };
+    let mut candidates = Vec::new();
+    for h in &layout.v1 {
+        let dir = h.dir_for(cgroups_path, layout.own_cgroup(&h.name));
+        candidates.push((h.mount.clone(), dir.clone()));
+        paths.v1.push((h.name.clone(), dir));
+    }
+    if let Some(mount) = &layout.unified {
+        let dir = layout::join_inside(mount, layout.own_cgroup(""), cgroups_path);
+        candidates.push((mount.clone(), dir.clone()));
+        paths.unified = Some(dir);
+    }
+    for (mount, leaf) in candidates {
+        let mut missing = Vec::new();
+        let mut d = leaf.as_path();
+        while d != mount && !d.exists() {
+            missing.push(d.to_path_buf());
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
+        }
+        paths.owned.extend(missing.into_iter().rev());
+    }
+    Ok(paths)
+}
+
+/// Creates every directory of `paths` (missing parents too); on v2 enables the
+/// controllers down the tree. Existing directories are fine.
+pub fn create(paths: &CgroupPaths) -> Result<()> {
+    for (name, dir) in &paths.v1 {
+        std::fs::create_dir_all(dir).map_err(io_err("create cgroup", dir))?;
+        if name.split(',').any(|c| c == "cpuset") {
+            resources::v1_inherit_cpuset(dir)?;
+        }
+    }
+    if let Some(dir) = &paths.unified {
+        std::fs::create_dir_all(dir).map_err(io_err("create cgroup", dir))?;
+        if paths.v2 {
+            resources::v2_enable_controllers(dir)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, value: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err("open", path))?;
+    f.write_all(value.as_bytes()).map_err(|source| Error::Io {
+        op: "write",
+        path: path.to_path_buf(),
+        source: std::io::Error::new(source.kind(), format!("{value:?}: {source}")),
+    })
+}
+
+/// Moves `pid` into the container's cgroup in every hierarchy.
+pub fn add_pid(paths: &CgroupPaths, pid: i32) -> Result<()> {
+    for dir in paths.leaves() {
+        write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
+    }
+    Ok(())
+}
+
+/// The pids in the container's cgroup (the pids controller's view, else any hierarchy).
+pub fn pids(paths: &CgroupPaths) -> Result<Vec<i32>> {
+    let dir = paths
+        .controller_dir("pids")
+        .or_else(|| paths.leaves().next())
+        .ok_or_else(|| Error::Invalid("container has no cgroup".into()))?;
+    let file = dir.join("cgroup.procs");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(io_err("read", &file)(e)),
+    };
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// True if the container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze).
+pub fn is_frozen(paths: &CgroupPaths) -> bool {
+    if paths.v2 {
+        let Some(dir) = &paths.unified else {
+            return false;
+        };
+        return std::fs::read_to_string(dir.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1");
+    }
+    paths
+        .v1_dir("freezer")
+        .and_then(|d| std::fs::read_to_string(d.join("freezer.state")).ok())
+        .is_some_and(|s| s.trim() == "FROZEN")
+}
+
+fn rmdir_retrying(dir: &Path) -> Result<()> {
+    // A cgroup whose last task just exited can be busy for a moment.
+    for attempt in 0..50 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 49 => {
+                std::thread::sleep(std::time::Duration::from_millis(2 + attempt));
+            }
+            Err(e) => return Err(io_err("remove cgroup", dir)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Removes the leaves and every directory hull made for them, deepest first. Parents that
+/// other containers still use are left (ENOTEMPTY/EBUSY). Idempotent.
+pub fn remove(paths: &CgroupPaths) -> Result<()> {
+    let mut first_err = None;
+    for dir in paths.leaves() {
+        if let Err(e) = rmdir_retrying(dir) {
+            first_err.get_or_insert(e);
+        }
+    }
+    let mut owned: Vec<&PathBuf> = paths.owned.iter().collect();
+    owned.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for dir in owned {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::ENOTEMPTY | libc::EBUSY)
+                ) => {}
+            Err(e) => {
+                first_err.get_or_insert(io_err("remove cgroup", dir)(e));
+            }
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_records_missing_parents_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mem = tmp.path().join("memory");
+        std::fs::create_dir_all(mem.join("existing")).unwrap();
+        let layout = Layout::fake_v1(&[("memory", &mem)]);
+        let p = plan(&layout, "/existing/hull/c1").unwrap();
+        assert_eq!(
+            p.v1,
+            vec![("memory".to_string(), mem.join("existing/hull/c1"))]
+        );
+        assert_eq!(
+            p.owned,
+            vec![mem.join("existing/hull"), mem.join("existing/hull/c1")]
+        );
+        create(&p).unwrap();
+        assert!(mem.join("existing/hull/c1").is_dir());
+        remove(&p).unwrap();
+        assert!(!mem.join("existing/hull").exists());
+        assert!(
+            mem.join("existing").is_dir(),
+            "a parent hull did not make stays"
+        );
+        remove(&p).unwrap();
+    }
+
+    #[test]
+    fn plan_rejects_dotdot() {
+        let layout = Layout::fake_v1(&[]);
+        assert!(plan(&layout, "/a/../../etc").is_err());
+    }
+}

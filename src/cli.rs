@@ -1,0 +1,156 @@
+//! The command line: runc's global flags and subcommands, same names and defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hull",
+    version,
+    about = "hull: a low-level OCI container runtime, compatible with runc's command line"
+)]
+pub struct Cli {
+    /// Root directory for the state of containers
+    #[arg(long, default_value = "/run/hull", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Write log messages to FILE (default: stderr)
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log format
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Enable debug logging
+    #[arg(long)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups
+    #[arg(long = "systemd-cgroup")]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto
+    #[arg(long, value_name = "VALUE", default_value = "auto")]
+    pub rootless: String,
+    /// Path to the criu binary (accepted for runc compatibility)
+    #[arg(long, value_name = "PATH")]
+    pub criu: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new specification file (config.json)
+    Spec(SpecArgs),
+    /// Create a container
+    Create(CreateArgs),
+    /// Start a created container
+    Start(IdArg),
+    /// Create and start a container
+    Run(RunArgs),
+    /// Output the state of a container
+    State(IdArg),
+    /// List containers started by hull with the given root
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Send a signal to the container's init process
+    Kill(KillArgs),
+    /// Delete any resources held by the container
+    Delete(DeleteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Path to the bundle
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Generate a configuration for a rootless container
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Container id
+    pub id: String,
+    /// Path to the root of the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Path to an AF_UNIX socket that receives the console's pseudoterminal master
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the process id to
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root to jail the process inside the rootfs
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N additional file descriptors (3 .. 3+N-1) to the container
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+    /// Do not make hull a child subreaper
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IdArg {
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Output format: table or json
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Display only container ids
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Send the signal to all processes in the container
+    #[arg(short, long)]
+    pub all: bool,
+    /// Container id
+    pub id: String,
+    /// Signal name (KILL, SIGKILL) or number
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Forcibly delete a running container (SIGKILL first)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Container id
+    pub id: String,
+}

@@ -1,0 +1,22 @@
+use crate::cli::CreateArgs;
+use crate::container::lifecycle::{self, CreateOpts};
+use crate::container::Store;
+use crate::error::Result;
+
+pub fn opts(a: &CreateArgs, wait_for_start: bool) -> CreateOpts<'_> {
+    CreateOpts {
+        id: &a.id,
+        bundle: &a.bundle,
+        pid_file: a.pid_file.as_deref(),
+        console_socket: a.console_socket.as_deref(),
+        no_pivot: a.no_pivot,
+        preserve_fds: a.preserve_fds,
+        wait_for_start,
+    }
+}
+
+pub fn run(store: &Store, a: &CreateArgs) -> Result<i32> {
+    let (_dir, _state, launched) = lifecycle::create(store, &opts(a, true))?;
+    launched.detach()?;
+    Ok(0)
+}

@@ -1,0 +1,10 @@
+//! One file per subcommand, each thin: load what it needs, call into `container`.
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;

@@ -1,0 +1,427 @@
+//! create, start, signal and destroy: the container's life, shared by the commands.
+//! `destroy` is the one place that undoes a container, used by `delete` and by a failed
+//! `create` alike; every step of it is idempotent.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use oci_spec::runtime::{
+    LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespaceType, LinuxResources, Spec,
+};
+
+use super::{process_start_time, ContainerDir, Phase, State, Status, Store};
+use crate::error::{Context, Error, Result};
+use crate::launch::{self, plan::Plan, plan::PlanInput, Launched};
+
+pub struct CreateOpts<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    /// `create`: the init waits on the exec fifo for `start`. `run`: it goes straight on.
+    pub wait_for_start: bool,
+}
+
+/// Device cgroup rules every container needs (runc's list): mknod of anything, and the
+/// default nodes, ptys and ptmx.
+fn default_device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true)
+            .set_typ(Some(typ))
+            .set_major(major)
+            .set_minor(minor)
+            .set_access(Some(access.into()));
+        r
+    };
+    let mut rules = vec![
+        rule(LinuxDeviceType::C, None, None, "m"),
+        rule(LinuxDeviceType::B, None, None, "m"),
+    ];
+    for (ma, mi) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
+        rules.push(rule(LinuxDeviceType::C, Some(ma), Some(mi), "rwm"));
+    }
+    rules.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
+    for d in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default()
+    {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    rules
+}
+
+fn resources_with_devices(spec: &Spec) -> LinuxResources {
+    let mut r = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut devices = r.devices().clone().unwrap_or_default();
+    devices.extend(default_device_rules(spec));
+    r.set_devices(Some(devices));
+    r
+}
+
+fn state_json(state: &State, status: Status, pid: i32) -> Vec<u8> {
+    let mut v = state.to_oci_json(status);
+    v["pid"] = pid.into();
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// Writes the pid file as runc does: decimal, no newline, via a temp file and rename.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, pid.to_string())
+        .context(|| format!("write pid file {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).context(|| format!("rename pid file to {}", path.display()))
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(p).map_err(|e| Error::msg(format!("bundle {}: {e}", p.display())))
+}
+
+/// Everything before anything is made: spec, paths, plan. Pure but for reads.
+fn prepare(store: &Store, o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
+    super::id::validate(o.id)?;
+    let bundle = absolute(o.bundle)?;
+    let spec = crate::spec::load(&bundle)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::msg("process must be set in config.json"))?;
+    if process.terminal().unwrap_or(false) {
+        if o.console_socket.is_none() && o.wait_for_start {
+            return Err(Error::msg(
+                "cannot allocate tty if hull will detach without setting console socket",
+            ));
+        }
+        return Err(Error::msg(
+            "process.terminal: terminals are not supported by this build yet",
+        ));
+    }
+    let rootfs = crate::spec::rootfs_path(&bundle, &spec)?;
+    let layout =
+        hull_cgroups::Layout::detect().context(|| "read the host's cgroup layout".into())?;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let cg_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("/hull/{}", o.id));
+    let cgroup = hull_cgroups::plan(&layout, &cg_path)?;
+    let root_dir =
+        std::fs::File::open(&rootfs).context(|| format!("open rootfs {}", rootfs.display()))?;
+    let passwd = crate::rootfs::resolve::read_in_root(root_dir.as_raw_fd(), "/etc/passwd", 4 << 20);
+    let plan = Plan::build(PlanInput {
+        spec: &spec,
+        bundle: &bundle,
+        rootfs: &rootfs,
+        cgroup: cgroup.clone(),
+        no_pivot: o.no_pivot,
+        passwd,
+    })?;
+    let namespaces = linux.namespaces().clone().unwrap_or_default();
+    let shared_pid_ns = !namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none());
+    let state = State {
+        id: o.id.to_string(),
+        phase: Phase::Creating,
+        pid: 0,
+        pid_start_time: 0,
+        bundle,
+        rootfs,
+        created: crate::timefmt::now_rfc3339(true),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup,
+        shared_pid_ns,
+        pid_file: o.pid_file.map(|p| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                std::env::current_dir().unwrap_or_default().join(p)
+            }
+        }),
+        config: Box::new(spec.clone()),
+    };
+    let _ = store;
+    Ok((spec, plan, state))
+}
+
+/// Creates the container: on success the init is set up and waits (create) or is about
+/// to exec (run, after `Launched::detach`). On failure nothing is left.
+pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<(ContainerDir, State, Launched)> {
+    let (spec, plan, mut state) = prepare(store, o)?;
+    let dir = store.create(o.id)?;
+    match make(&dir, &spec, &plan, &mut state, o) {
+        Ok(launched) => Ok((dir, state, launched)),
+        Err(e) => {
+            if let Err(ce) = destroy(dir, &state, false) {
+                crate::logging::warn(&format!("cleanup after failed create: {ce}"));
+            }
+            Err(e)
+        }
+    }
+}
+
+fn make(
+    dir: &ContainerDir,
+    spec: &Spec,
+    plan: &Plan,
+    state: &mut State,
+    o: &CreateOpts<'_>,
+) -> Result<Launched> {
+    // Recorded first: from here on, `delete` knows the cgroup and the pid file.
+    dir.write_state(state)?;
+    let fifo_dir = if o.wait_for_start {
+        dir.make_exec_fifo()?;
+        Some(launch::fifo_dir_fd(dir)?)
+    } else {
+        None
+    };
+    hull_cgroups::create(&state.cgroup)?;
+    hull_cgroups::apply(&state.cgroup, &resources_with_devices(spec))?;
+    let snapshot = state.clone();
+    let mut on_cloned = |pid: i32| -> Result<()> {
+        state.pid = pid;
+        state.pid_start_time = process_start_time(pid).unwrap_or(0);
+        dir.write_state(state)
+    };
+    let hook_state = |pid: i32| state_json(&snapshot, Status::Created, pid);
+    let launched = launch::spawn(launch::LaunchArgs {
+        plan,
+        hooks: spec.hooks().clone(),
+        fifo_dir,
+        preserve_fds: o.preserve_fds,
+        lock_fd: dir.fd().as_raw_fd(),
+        on_cloned: &mut on_cloned,
+        hook_state: &hook_state,
+    })?;
+    if let Some(p) = &state.pid_file {
+        write_pid_file(p, launched.pid)?;
+    }
+    state.phase = Phase::Created;
+    dir.write_state(state)?;
+    Ok(launched)
+}
+
+/// `start`: releases an init that waits on the exec fifo, then runs poststart hooks.
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let dir = store.open(id)?;
+    let state = dir.read_state()?;
+    match state.status(&dir) {
+        Status::Created => {}
+        Status::Stopped => return Err(Error::msg("cannot start a container that has stopped")),
+        Status::Running => return Err(Error::msg("cannot start an already running container")),
+        s => {
+            return Err(Error::msg(format!(
+                "cannot start a container in the {s} state"
+            )))
+        }
+    }
+    let fd = nix::fcntl::openat(
+        Some(dir.fd().as_raw_fd()),
+        super::EXEC_FIFO,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::Sys {
+        context: "open exec fifo".into(),
+        errno: e,
+    })?;
+    // SAFETY: openat returned a new fd.
+    let fifo = unsafe { OwnedFd::from_raw_fd(fd) };
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(Errno::EINTR) => {
+                if !state.init_alive() {
+                    return Err(Error::msg("container init exited before start"));
+                }
+            }
+            Err(e) => {
+                return Err(Error::Sys {
+                    context: "wait on exec fifo".into(),
+                    errno: e,
+                })
+            }
+            Ok(_) => {
+                let mut b = [0u8; 1];
+                match nix::unistd::read(fifo.as_raw_fd(), &mut b) {
+                    Ok(1) => break,
+                    Ok(_) => return Err(Error::msg("container init exited before start")),
+                    Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+                    Err(e) => {
+                        return Err(Error::Sys {
+                            context: "read exec fifo".into(),
+                            errno: e,
+                        })
+                    }
+                }
+            }
+        }
+    }
+    dir.remove_exec_fifo()?;
+    crate::hooks::run_warn(
+        "poststart",
+        state
+            .config
+            .hooks()
+            .as_ref()
+            .map_or(&None, |h| h.poststart()),
+        &state_json(&state, Status::Running, state.pid),
+    );
+    Ok(())
+}
+
+fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {
+    // SAFETY: plain syscall.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel returned a new fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// A pidfd on the container's init, only if it is still the recorded process.
+fn init_pidfd(state: &State) -> Option<OwnedFd> {
+    let fd = pidfd_open(state.pid).ok()?;
+    // Checked after the pidfd exists: from here the pid cannot be recycled under us.
+    state.init_alive().then_some(fd)
+}
+
+fn pidfd_signal(fd: &OwnedFd, sig: i32) -> std::result::Result<(), Errno> {
+    // SAFETY: plain syscall.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            0usize,
+            0u32,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Sends `sig` to the init (or, with `all`, to every process in the container's cgroup).
+pub fn signal(state: &State, sig: i32, all: bool) -> Result<()> {
+    if all {
+        for pid in hull_cgroups::pids(&state.cgroup)? {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::try_from(sig).ok(),
+            );
+        }
+        return Ok(());
+    }
+    let fd = init_pidfd(state).ok_or(Error::NotRunning)?;
+    pidfd_signal(&fd, sig).map_err(|e| match e {
+        Errno::ESRCH => Error::NotRunning,
+        e => Error::Sys {
+            context: format!("signal {sig} to pid {}", state.pid),
+            errno: e,
+        },
+    })
+}
+
+/// Kills every process of the container and waits until they are gone (up to 10 s).
+fn kill_everything(state: &State) -> Result<()> {
+    if let Some(fd) = init_pidfd(state) {
+        let _ = pidfd_signal(&fd, libc::SIGKILL);
+        // Reap it if it is our child (a failed create); otherwise wait for it to exit.
+        let _ = nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(state.pid),
+            Some(nix::sys::wait::WaitPidFlag::__WALL),
+        );
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(10_000u16));
+    }
+    // Processes outside the init's pid namespace (shared pid ns) survive it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids = hull_cgroups::pids(&state.cgroup).unwrap_or_default();
+        if pids.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::msg(format!(
+                "processes {pids:?} of container {} did not die",
+                state.id
+            )));
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Undoes a container: processes, cgroup, pid file of an unfinished create, poststop
+/// hooks, state dir. Idempotent: a crashed create or delete can be run again.
+pub fn destroy(dir: ContainerDir, state: &State, run_poststop: bool) -> Result<()> {
+    kill_everything(state)?;
+    hull_cgroups::remove(&state.cgroup)?;
+    if state.phase == Phase::Creating {
+        if let Some(p) = &state.pid_file {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    if run_poststop {
+        crate::hooks::run_warn(
+            "poststop",
+            state
+                .config
+                .hooks()
+                .as_ref()
+                .map_or(&None, |h| h.poststop()),
+            &state_json(state, Status::Stopped, 0),
+        );
+    }
+    dir.remove()
+}
+
+/// `delete`: a stopped or created container goes; a running one only with `force`.
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let dir = match store.open(id) {
+        Err(Error::NotExist) if force => return Ok(()),
+        r => r?,
+    };
+    let state = match dir.read_state() {
+        Ok(s) => s,
+        // A state file we cannot read is removed with -f (there is nothing else to find).
+        Err(_) if force => return dir.remove(),
+        Err(e) => return Err(e),
+    };
+    // We hold the lock: a create still in "creating" has died half-way.
+    let status = match (state.phase, state.status(&dir)) {
+        (Phase::Creating, _) => Status::Stopped,
+        (_, s) => s,
+    };
+    match status {
+        Status::Stopped | Status::Created => {}
+        s if force => {
+            let _ = s;
+        }
+        s => {
+            return Err(Error::msg(format!(
+                "cannot delete container {id} that is not stopped: {s}"
+            )))
+        }
+    }
+    destroy(dir, &state, true)
+}

@@ -1,0 +1,79 @@
+//! One error type for the binary. Every error says what was being done and to what; the
+//! texts of the container-state errors are runc's, because containerd and podman match them.
+
+use nix::errno::Errno;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("container does not exist")]
+    NotExist,
+    #[error("container with given ID already exists")]
+    Exists,
+    #[error("container not running")]
+    NotRunning,
+    #[error("invalid container id {0:?}: {1}")]
+    InvalidId(String, &'static str),
+    /// A condition with its own complete message (bad config, wrong state, ...).
+    #[error("{0}")]
+    Msg(String),
+    #[error("{context}: {}", errno_text(*errno))]
+    Sys { context: String, errno: Errno },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Cgroup(#[from] hull_cgroups::Error),
+    #[error(transparent)]
+    Seccomp(#[from] hull_seccomp::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An errno as Go prints it ("no such file or directory"): podman and containerd match
+/// these lower-case phrases.
+pub fn errno_text(e: Errno) -> String {
+    let d = e.desc();
+    let mut c = d.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => format!("errno {}", e as i32),
+    }
+}
+
+impl Error {
+    pub fn msg(m: impl Into<String>) -> Self {
+        Error::Msg(m.into())
+    }
+}
+
+/// Adds "what was being done" to low-level errors.
+pub trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, Errno> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|errno| Error::Sys {
+            context: what(),
+            errno,
+        })
+    }
+}
+
+impl<T> Context<T> for std::io::Result<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            context: what(),
+            source,
+        })
+    }
+}
+
+/// `bail!("...")` returns an `Error::Msg` built with `format!`.
+#[macro_export]
+macro_rules! bail {
+    ($($arg:tt)*) => { return Err($crate::error::Error::Msg(format!($($arg)*))) };
+}

@@ -1,0 +1,191 @@
+//! Parent <-> child channel: a SOCK_SEQPACKET socketpair carrying the messages below, one
+//! datagram each. This table is the whole protocol; nothing else invents a message.
+//!
+//! | message       | sender | when                                              | answer        |
+//! |---------------|--------|---------------------------------------------------|---------------|
+//! | `Proceed`     | parent | child is in its cgroup, its id maps are written   | -             |
+//! | `WantHooks`   | child  | namespaces and mounts are ready, before pivot     | `HooksDone`   |
+//! | `HooksDone`   | parent | prestart + createRuntime ran; carries state JSON   | -             |
+//! | `Ready`       | child  | fully set up; about to wait for `start` or exec   | `Detach`      |
+//! | `Detach`      | parent | state recorded; the child may outlive the parent  | -             |
+//! | `Failed`      | child  | a step failed: step name, errno, detail           | (parent ends) |
+//!
+//! A closed socket (EOF) from the child means it died without a word (killed, crashed).
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    Proceed,
+    WantHooks,
+    HooksDone(Vec<u8>),
+    Ready,
+    Detach,
+    Failed {
+        step: String,
+        errno: i32,
+        detail: String,
+    },
+}
+
+const MAX_MSG: usize = 1 << 20;
+
+impl Msg {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Msg::Proceed => vec![1],
+            Msg::WantHooks => vec![2],
+            Msg::HooksDone(state) => [&[3u8][..], state].concat(),
+            Msg::Ready => vec![4],
+            Msg::Detach => vec![5],
+            Msg::Failed {
+                step,
+                errno,
+                detail,
+            } => {
+                let mut v = vec![6];
+                v.extend_from_slice(&errno.to_le_bytes());
+                v.extend_from_slice(&(step.len() as u32).to_le_bytes());
+                v.extend_from_slice(step.as_bytes());
+                v.extend_from_slice(detail.as_bytes());
+                v
+            }
+        }
+    }
+
+    fn decode(b: &[u8]) -> Option<Msg> {
+        Some(match *b.first()? {
+            1 => Msg::Proceed,
+            2 => Msg::WantHooks,
+            3 => Msg::HooksDone(b[1..].to_vec()),
+            4 => Msg::Ready,
+            5 => Msg::Detach,
+            6 => {
+                let errno = i32::from_le_bytes(b.get(1..5)?.try_into().ok()?);
+                let n = u32::from_le_bytes(b.get(5..9)?.try_into().ok()?) as usize;
+                let step = String::from_utf8_lossy(b.get(9..9 + n)?).into_owned();
+                let detail = String::from_utf8_lossy(b.get(9 + n..)?).into_owned();
+                Msg::Failed {
+                    step,
+                    errno,
+                    detail,
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// One end of the channel.
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// (parent end, child end), both close-on-exec.
+    pub fn pair() -> Result<(Channel, Channel), Errno> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn send(&self, m: &Msg) -> Result<(), Errno> {
+        let data = m.encode();
+        loop {
+            match send(self.fd.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL) {
+                Err(Errno::EINTR) => continue,
+                r => return r.map(|_| ()),
+            }
+        }
+    }
+
+    /// Next message; Ok(None) when the other end closed.
+    pub fn recv(&self) -> Result<Option<Msg>, Errno> {
+        let mut buf = vec![0u8; MAX_MSG];
+        loop {
+            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e),
+                Ok(0) => return Ok(None),
+                Ok(n) => return Msg::decode(&buf[..n]).map(Some).ok_or(Errno::EBADMSG),
+            }
+        }
+    }
+
+    // Intent-named calls, child side.
+
+    /// Blocks until the parent has placed us in the cgroup and written the id maps.
+    pub fn wait_for_proceed(&self) -> Result<(), Errno> {
+        self.expect(|m| matches!(m, Msg::Proceed)).map(|_| ())
+    }
+
+    /// Asks the parent to run prestart/createRuntime hooks; returns the state JSON for ours.
+    pub fn request_hooks(&self) -> Result<Vec<u8>, Errno> {
+        self.send(&Msg::WantHooks)?;
+        match self.expect(|m| matches!(m, Msg::HooksDone(_)))? {
+            Msg::HooksDone(s) => Ok(s),
+            _ => Err(Errno::EBADMSG),
+        }
+    }
+
+    /// Reports that setup is complete and waits until the parent lets go.
+    pub fn report_ready_and_wait_detach(&self) -> Result<(), Errno> {
+        self.send(&Msg::Ready)?;
+        self.expect(|m| matches!(m, Msg::Detach)).map(|_| ())
+    }
+
+    pub fn report_failure(&self, step: &str, errno: i32, detail: &str) {
+        let _ = self.send(&Msg::Failed {
+            step: step.into(),
+            errno,
+            detail: detail.into(),
+        });
+    }
+
+    fn expect(&self, want: impl Fn(&Msg) -> bool) -> Result<Msg, Errno> {
+        match self.recv()? {
+            Some(m) if want(&m) => Ok(m),
+            Some(_) => Err(Errno::EBADMSG),
+            None => Err(Errno::EPIPE),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_round_trips() {
+        let (a, b) = Channel::pair().unwrap();
+        let msgs = [
+            Msg::Proceed,
+            Msg::WantHooks,
+            Msg::HooksDone(b"{\"status\":\"created\"}".to_vec()),
+            Msg::Ready,
+            Msg::Detach,
+            Msg::Failed {
+                step: "mount /proc".into(),
+                errno: 2,
+                detail: "no such file".into(),
+            },
+        ];
+        for m in &msgs {
+            a.send(m).unwrap();
+            assert_eq!(b.recv().unwrap().as_ref(), Some(m));
+        }
+        drop(a);
+        assert_eq!(b.recv().unwrap(), None);
+    }
+}

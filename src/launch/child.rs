@@ -1,0 +1,389 @@
+//! The cloned child: applies the Plan step by step with syscalls, reports each failure
+//! (step + errno) to the parent, waits for `start`, and execs the container process.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use caps::{CapSet, CapsHashSet};
+use nix::errno::Errno;
+use nix::sched::{unshare, CloneFlags};
+
+use super::channel::Channel;
+use super::plan::{CapsPlan, Plan};
+use crate::namespaces;
+use crate::proc::PrivateProc;
+use crate::rootfs;
+
+/// A failed step: what was being done, and the errno.
+#[derive(Debug)]
+pub struct StepError {
+    pub step: String,
+    pub errno: Errno,
+}
+
+pub type StepResult<T> = Result<T, StepError>;
+
+/// Attaches the step name to an errno result.
+pub trait Step<T> {
+    fn step(self, what: impl FnOnce() -> String) -> StepResult<T>;
+}
+
+impl<T> Step<T> for Result<T, Errno> {
+    fn step(self, what: impl FnOnce() -> String) -> StepResult<T> {
+        self.map_err(|errno| StepError {
+            step: what(),
+            errno,
+        })
+    }
+}
+
+/// What the child needs besides the plan.
+pub struct ChildContext<'a> {
+    pub plan: &'a Plan,
+    pub chan: Channel,
+    /// O_PATH fd of the state dir: the exec fifo is opened through it (None for `run`).
+    pub fifo_dir: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+}
+
+/// Entry point in the child. Never returns.
+pub fn run(ctx: ChildContext<'_>) -> ! {
+    let code = match setup_and_exec(&ctx) {
+        Ok(never) => match never {},
+        Err(e) => {
+            ctx.chan.report_failure(&e.step, e.errno as i32, "");
+            // After `Detach` nobody reads the channel: say it on the container's stderr.
+            eprintln!("hull: {}: {}", e.step, e.errno.desc());
+            if e.errno == Errno::ENOENT {
+                127
+            } else {
+                126
+            }
+        }
+    };
+    // SAFETY: leaving the child without running the parent's destructors.
+    unsafe { libc::_exit(code) }
+}
+
+enum Never {}
+
+fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
+    let plan = ctx.plan;
+    // Until execve this process runs hull's code with the host's view: nobody may ptrace it
+    // or open its /proc files, and it dies with the runtime during setup.
+    prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
+        .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+
+    ctx.chan
+        .wait_for_proceed()
+        .step(|| "wait for the parent".into())?;
+
+    if plan.uid_map.is_some() {
+        // Root of the new user namespace.
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .step(|| "setgid 0 in the user namespace".into())?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .step(|| "setuid 0 in the user namespace".into())?;
+    }
+    for j in &plan.join {
+        let fd =
+            namespaces::open_ns(&j.path).step(|| format!("open namespace {}", j.path.display()))?;
+        namespaces::setns(&fd, j.flag).step(|| format!("join namespace {}", j.path.display()))?;
+    }
+    if plan.unshare_cgroup {
+        unshare(CloneFlags::CLONE_NEWCGROUP).step(|| "unshare the cgroup namespace".into())?;
+    }
+    if plan.unshare_time {
+        // Takes effect at execve; the offsets must be written before any process enters.
+        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .step(|| "unshare the time namespace".into())?;
+        if !plan.time_offsets.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", &plan.time_offsets)
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+                .step(|| "write /proc/self/timens_offsets".into())?;
+        }
+    }
+    if let Some(h) = &plan.hostname {
+        nix::unistd::sethostname(h).step(|| format!("set hostname {h:?}"))?;
+    }
+    if let Some(d) = &plan.domainname {
+        // SAFETY: valid buffer and length.
+        let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+        Errno::result(r).step(|| format!("set domainname {d:?}"))?;
+    }
+    if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() {
+        let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
+        for (k, v) in &plan.sysctl {
+            proc.write(&format!("sys/{}", k.replace('.', "/")), v)
+                .step(|| format!("write sysctl {k}={v}"))?;
+        }
+        if let Some(adj) = plan.process.oom_score_adj {
+            proc.write("self/oom_score_adj", &adj.to_string())
+                .step(|| format!("write oom_score_adj {adj}"))?;
+        }
+    }
+
+    let state_json;
+    if plan.has_new_mount_ns() || plan.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWNS) {
+        let devnull = rootfs::open_host_devnull()?;
+        let root = rootfs::prepare_root(plan)?;
+        rootfs::mount_all(plan, root.as_raw_fd())?;
+        rootfs::setup_dev(plan, root.as_raw_fd())?;
+        rootfs::ensure_cwd(root.as_raw_fd(), &plan.process.cwd)?;
+        state_json = ctx
+            .chan
+            .request_hooks()
+            .step(|| "wait for prestart/createRuntime hooks".into())?;
+        run_hooks_in_child(
+            "createContainer",
+            ctx.hooks
+                .as_ref()
+                .and_then(|h| h.create_container().clone()),
+            &state_json,
+        )?;
+        rootfs::mask_and_protect(plan, root.as_raw_fd(), &devnull)?;
+        rootfs::enter_root(plan, &root)?;
+    } else {
+        return Err(Errno::EINVAL).step(|| "a container needs a mount namespace".into());
+    }
+
+    let p = &plan.process;
+    for (res, soft, hard) in &p.rlimits {
+        let lim = libc::rlimit {
+            rlim_cur: *soft,
+            rlim_max: *hard,
+        };
+        // SAFETY: valid rlimit struct.
+        Errno::result(unsafe { libc::setrlimit(*res as _, &lim) })
+            .step(|| format!("set rlimit {res} to {soft}/{hard}"))?;
+    }
+    apply_lsm(p)?;
+
+    // The cwd is entered as root (it may be unreadable to the user, as with runc), then
+    // checked: a cwd reached through a leaked fd would lie outside the root.
+    nix::unistd::chdir(p.cwd.as_str()).step(|| format!("chdir to cwd {}", p.cwd))?;
+    match nix::unistd::getcwd() {
+        Ok(c) if c.is_absolute() => {}
+        _ => {
+            return Err(Errno::EPERM)
+                .step(|| format!("cwd {} is outside the container root", p.cwd))
+        }
+    }
+
+    if let Some(c) = &p.caps {
+        drop_bounding(&c.bounding)?;
+    }
+    switch_user(p.uid, p.gid, &p.additional_gids)?;
+    if let Some(c) = &p.caps {
+        set_caps(c)?;
+    }
+    if p.no_new_privs {
+        prctl(libc::PR_SET_NO_NEW_PRIVS, 1).step(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
+    }
+    let exe = find_executable(p)?;
+
+    // From here the child only waits on the channel, whose EOF tells it the runtime died;
+    // the death signal would also fire when `create` exits normally after Detach.
+    prctl(libc::PR_SET_PDEATHSIG, 0).step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    ctx.chan
+        .report_ready_and_wait_detach()
+        .step(|| "wait for the runtime to record the container".into())?;
+
+    if let Some(dir) = &ctx.fifo_dir {
+        wait_for_start(dir.as_raw_fd())?;
+    }
+    run_hooks_in_child(
+        "startContainer",
+        ctx.hooks.as_ref().and_then(|h| h.start_container().clone()),
+        &state_json,
+    )?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask));
+    reset_signals();
+    // Nothing of ours crosses execve but stdio and the preserved fds.
+    // SAFETY: plain syscall.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 + ctx.preserve_fds,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(r).step(|| "close_range".into())?;
+    let e = nix::unistd::execve(&exe, &p.args, &p.env).unwrap_err();
+    Err(e).step(|| format!("exec {:?}", exe))
+}
+
+fn prctl(op: i32, arg: u64) -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments.
+    Errno::result(unsafe { libc::prctl(op, arg, 0u64, 0u64, 0u64) }).map(|_| ())
+}
+
+fn run_hooks_in_child(
+    kind: &str,
+    hooks: Option<Vec<oci_spec::runtime::Hook>>,
+    state: &[u8],
+) -> StepResult<()> {
+    crate::hooks::run(kind, &hooks, state).map_err(|e| StepError {
+        step: e.to_string(),
+        errno: Errno::EIO,
+    })
+}
+
+fn apply_lsm(p: &super::plan::ProcessPlan) -> StepResult<()> {
+    // Labels are written only where the LSM is enabled, as runc does.
+    if let Some(profile) = &p.apparmor_profile {
+        if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+            let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
+            proc.write("self/attr/apparmor/exec", &format!("exec {profile}"))
+                .or_else(|_| proc.write("self/attr/exec", &format!("exec {profile}")))
+                .step(|| format!("set AppArmor profile {profile}"))?;
+        }
+    }
+    if let Some(label) = &p.selinux_label {
+        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
+            proc.write("self/attr/exec", label)
+                .step(|| format!("set SELinux label {label}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn drop_bounding(keep: &CapsHashSet) -> StepResult<()> {
+    for cap in caps::all() {
+        if !keep.contains(&cap) {
+            match caps::drop(None, CapSet::Bounding, cap) {
+                Ok(()) => {}
+                // Capabilities this kernel does not know.
+                Err(_) if prctl(libc::PR_CAPBSET_READ, cap.index() as u64).is_err() => {}
+                Err(_) => {
+                    return Err(Errno::EPERM).step(|| format!("drop {cap} from the bounding set"))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> StepResult<()> {
+    let gids: Vec<nix::unistd::Gid> = groups.iter().map(|g| (*g).into()).collect();
+    match nix::unistd::setgroups(&gids) {
+        // A user namespace with setgroups denied: only an empty list could be set anyway.
+        Err(Errno::EPERM) if gids.is_empty() => {}
+        r => r.step(|| format!("setgroups {groups:?}"))?,
+    }
+    nix::unistd::setresgid(gid.into(), gid.into(), gid.into()).step(|| format!("setgid {gid}"))?;
+    prctl(libc::PR_SET_KEEPCAPS, 1).step(|| "prctl(PR_SET_KEEPCAPS)".into())?;
+    nix::unistd::setresuid(uid.into(), uid.into(), uid.into()).step(|| format!("setuid {uid}"))?;
+    prctl(libc::PR_SET_KEEPCAPS, 0).step(|| "prctl(PR_SET_KEEPCAPS)".into())
+}
+
+fn mask(set: &CapsHashSet) -> [u32; 2] {
+    let bits: u64 = set.iter().fold(0, |m, c| m | c.bitmask());
+    [bits as u32, (bits >> 32) as u32]
+}
+
+/// Effective, permitted and inheritable in one capset (set one at a time, the kernel would
+/// refuse an effective set that is not yet within the permitted one), then ambient.
+fn set_caps(c: &CapsPlan) -> StepResult<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let (e, p, i) = (mask(&c.effective), mask(&c.permitted), mask(&c.inheritable));
+    let hdr = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [0, 1].map(|w| Data {
+        effective: e[w],
+        permitted: p[w],
+        inheritable: i[w],
+    });
+    // SAFETY: header and two data words, as _LINUX_CAPABILITY_VERSION_3 wants.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) };
+    Errno::result(r).step(|| "apply capabilities (capset)".into())?;
+    for cap in &c.ambient {
+        // As runc: an ambient capability that cannot be raised is skipped.
+        // SAFETY: prctl with integer arguments.
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as u64,
+                cap.index() as u64,
+                0u64,
+                0u64,
+            )
+        };
+    }
+    Ok(())
+}
+
+/// args[0], looked up in the process's PATH when it has no '/'. The errors carry the
+/// phrases podman maps to exit codes 127 and 126.
+fn find_executable(p: &super::plan::ProcessPlan) -> StepResult<CString> {
+    let name = p.args[0].to_str().unwrap_or_default();
+    let check = |path: &str| -> Result<(), Errno> {
+        let st = nix::sys::stat::stat(path)?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            return Err(Errno::EACCES);
+        }
+        nix::unistd::access(path, nix::unistd::AccessFlags::X_OK)
+    };
+    if name.contains('/') {
+        check(name).step(|| format!("exec: {name:?}: stat {name}"))?;
+        return Ok(p.args[0].clone());
+    }
+    for dir in &p.path_dirs {
+        let cand = format!("{}/{name}", dir.trim_end_matches('/'));
+        if check(&cand).is_ok() {
+            return Ok(CString::new(cand).expect("no NUL: built from NUL-free parts"));
+        }
+    }
+    Err(Errno::ENOENT).step(|| format!("exec: {name:?}: executable file not found in $PATH"))
+}
+
+/// Blocks until `start` opens the fifo for reading, then tells it we go on.
+fn wait_for_start(dir: RawFd) -> StepResult<()> {
+    let fd = nix::fcntl::openat(
+        Some(dir),
+        crate::container::EXEC_FIFO,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .step(|| "open exec fifo".into())?;
+    // SAFETY: openat returned a new fd.
+    let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+    nix::unistd::write(&fd, b"0").step(|| "write exec fifo".into())?;
+    Ok(())
+}
+
+/// The container starts with an empty signal mask and default dispositions (Rust ignores
+/// SIGPIPE, and an ignored signal would survive execve).
+fn reset_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for s in Signal::iterator() {
+        if s != Signal::SIGKILL && s != Signal::SIGSTOP {
+            // SAFETY: installing the default disposition.
+            let _ = unsafe { sigaction(s, &dfl) };
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::empty()),
+        None,
+    );
+}

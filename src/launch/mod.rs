@@ -1,0 +1,179 @@
+//! The launch: Spec -> Plan -> clone -> child applies the plan -> wait for start -> execve.
+//! This module is the parent's side: clone, cgroup placement, id maps, create-time hooks,
+//! and the wait for the child's `Ready`.
+
+pub mod channel;
+pub mod child;
+pub mod plan;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::Hooks;
+
+use crate::error::{errno_text, Error, Result};
+use channel::{Channel, Msg};
+use plan::Plan;
+
+/// The parent's handle on a child that reported `Ready`.
+pub struct Launched {
+    pub pid: i32,
+    chan: Channel,
+}
+
+impl Launched {
+    /// Lets the child outlive us (it clears its parent-death signal) and go on to wait for
+    /// `start` or exec.
+    pub fn detach(self) -> Result<()> {
+        self.chan.send(&Msg::Detach).map_err(|e| Error::Sys {
+            context: "release the container init".into(),
+            errno: e,
+        })
+    }
+}
+
+pub struct LaunchArgs<'a> {
+    pub plan: &'a Plan,
+    pub hooks: Option<Hooks>,
+    /// O_PATH fd of the state dir when the init must wait for `start` on the exec fifo.
+    pub fifo_dir: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    /// The locked state-dir fd: the child closes it at once, or the lock would live as
+    /// long as the init and block `start`.
+    pub lock_fd: std::os::fd::RawFd,
+    /// Called with the pid right after clone, before anything else (the state must know
+    /// the process before it can be relied on to exist).
+    pub on_cloned: &'a mut dyn FnMut(i32) -> Result<()>,
+    /// Returns the state JSON for create-time hooks.
+    pub hook_state: &'a dyn Fn(i32) -> Vec<u8>,
+}
+
+fn child_error(step: &str, errno: i32) -> Error {
+    let errno = Errno::from_raw(errno);
+    if errno == Errno::EIO && step.starts_with("error running") {
+        return Error::msg(step.to_string());
+    }
+    Error::msg(format!(
+        "unable to start container process: {step}: {}",
+        errno_text(errno)
+    ))
+}
+
+/// Clones the init and drives it until it is ready. On error the child is gone (killed
+/// and reaped); the caller undoes the rest.
+pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
+    let plan = a.plan;
+    let (parent_chan, child_chan) = Channel::pair().map_err(|e| Error::Sys {
+        context: "socketpair".into(),
+        errno: e,
+    })?;
+    // Joining a pid namespace only affects children: do it here, before clone.
+    if let Some(p) = &plan.pid_ns_path {
+        let fd = crate::namespaces::open_ns(p).map_err(|e| Error::Sys {
+            context: format!("open pid namespace {}", p.display()),
+            errno: e,
+        })?;
+        crate::namespaces::setns(&fd, CloneFlags::CLONE_NEWPID).map_err(|e| Error::Sys {
+            context: format!("join pid namespace {}", p.display()),
+            errno: e,
+        })?;
+    }
+    // SAFETY: hull is single-threaded.
+    let pid =
+        unsafe { crate::namespaces::clone_fork(plan.clone_flags) }.map_err(|e| Error::Sys {
+            context: format!("clone with {:?}", plan.clone_flags),
+            errno: e,
+        })?;
+    if pid == 0 {
+        drop(parent_chan);
+        let _ = nix::unistd::close(a.lock_fd);
+        child::run(child::ChildContext {
+            plan,
+            chan: child_chan,
+            fifo_dir: a.fifo_dir,
+            preserve_fds: a.preserve_fds,
+            hooks: a.hooks,
+        });
+    }
+    drop(child_chan);
+    drop(a.fifo_dir);
+    let kill = || {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    };
+    let result = (|| -> Result<()> {
+        (a.on_cloned)(pid)?;
+        if !plan.cgroup.is_empty() {
+            hull_cgroups::add_pid(&plan.cgroup, pid)?;
+        }
+        if let (Some(u), Some(g)) = (&plan.uid_map, &plan.gid_map) {
+            crate::namespaces::write_id_maps(pid, u, g)
+                .map_err(|(context, errno)| Error::Sys { context, errno })?;
+        }
+        parent_chan.send(&Msg::Proceed).map_err(|e| Error::Sys {
+            context: "start the container init".into(),
+            errno: e,
+        })?;
+        loop {
+            match parent_chan.recv() {
+                Ok(Some(Msg::WantHooks)) => {
+                    let state = (a.hook_state)(pid);
+                    if let Some(h) = &a.hooks {
+                        crate::hooks::run("prestart", h.prestart(), &state)?;
+                        crate::hooks::run("createRuntime", h.create_runtime(), &state)?;
+                    }
+                    parent_chan
+                        .send(&Msg::HooksDone(state))
+                        .map_err(|e| Error::Sys {
+                            context: "resume the container init".into(),
+                            errno: e,
+                        })?;
+                }
+                Ok(Some(Msg::Ready)) => return Ok(()),
+                Ok(Some(Msg::Failed { step, errno, .. })) => return Err(child_error(&step, errno)),
+                Ok(Some(m)) => {
+                    return Err(Error::msg(format!(
+                        "unexpected message from the container init: {m:?}"
+                    )))
+                }
+                Ok(None) | Err(_) => {
+                    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                    return Err(Error::msg(format!(
+                        "container init exited during setup: {status:?}"
+                    )));
+                }
+            }
+        }
+    })();
+    match result {
+        Ok(()) => Ok(Launched {
+            pid,
+            chan: parent_chan,
+        }),
+        Err(e) => {
+            kill();
+            Err(e)
+        }
+    }
+}
+
+/// An O_PATH fd on the state dir, for the child's exec fifo (separate from the locked fd,
+/// so the lock is not inherited by a child that outlives `create`).
+pub fn fifo_dir_fd(dir: &crate::container::ContainerDir) -> Result<OwnedFd> {
+    let fd = nix::fcntl::openat(
+        Some(dir.fd().as_raw_fd()),
+        ".",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::Sys {
+        context: "open state dir".into(),
+        errno: e,
+    })?;
+    // SAFETY: openat returned a new fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

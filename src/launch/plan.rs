@@ -1,0 +1,700 @@
+//! The Plan: everything the cloned child will do, computed in the runtime before clone, as
+//! plain data. The child applies it step by step and decides nothing; building it touches
+//! nothing but reads (the rootfs's /etc/passwd), so it is unit-tested without root.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use caps::{Capability, CapsHashSet};
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{
+    LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, PosixRlimitType, Spec,
+};
+
+use crate::error::{Error, Result};
+use crate::rootfs::options::{self, MountOptions};
+
+#[derive(Debug, Clone)]
+pub enum MountKind {
+    /// Bind a host path (absolute, resolved against the bundle).
+    Bind {
+        source: PathBuf,
+        source_is_dir: bool,
+    },
+    /// A new filesystem instance (`type`, `source`).
+    Fs { fstype: String, source: String },
+    /// `type: cgroup`: the container's cgroup hierarchies, by mount or by bind.
+    Cgroup,
+}
+
+#[derive(Debug, Clone)]
+pub struct MountPlan {
+    /// Destination inside the container (absolute).
+    pub dest: String,
+    pub kind: MountKind,
+    pub opts: MountOptions,
+    /// For idmapped mounts: the mount's own maps, else the container's.
+    pub idmap: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevicePlan {
+    pub path: String,
+    /// S_IFCHR, S_IFBLK or S_IFIFO.
+    pub kind: u32,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NsJoin {
+    pub flag: CloneFlags,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CapsPlan {
+    pub bounding: CapsHashSet,
+    pub effective: CapsHashSet,
+    pub permitted: CapsHashSet,
+    pub inheritable: CapsHashSet,
+    pub ambient: CapsHashSet,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProcessPlan {
+    pub args: Vec<CString>,
+    pub env: Vec<CString>,
+    /// Where to look for args[0] when it has no '/': the PATH of `env`.
+    pub path_dirs: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: u32,
+    pub rlimits: Vec<(u32, u64, u64)>,
+    pub no_new_privs: bool,
+    /// None: the process keeps the capabilities it has (no `capabilities` in the config).
+    pub caps: Option<CapsPlan>,
+    pub oom_score_adj: Option<i32>,
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
+    pub terminal: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub rootfs: PathBuf,
+    pub bundle: PathBuf,
+    /// New namespaces made by clone (user, pid, mount, uts, ipc, net).
+    pub clone_flags: CloneFlags,
+    /// Made by the child with unshare after it is in its cgroup (cgroup) / for execve (time).
+    pub unshare_cgroup: bool,
+    pub unshare_time: bool,
+    /// `monotonic S N` / `boottime S N` lines for /proc/self/timens_offsets.
+    pub time_offsets: String,
+    /// Existing namespaces to join, in the order they must be joined.
+    pub join: Vec<NsJoin>,
+    pub pid_ns_path: Option<PathBuf>,
+    pub uid_map: Option<String>,
+    pub gid_map: Option<String>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub mounts: Vec<MountPlan>,
+    /// /dev is set up by us (not bound from the host): make devices and the /dev symlinks.
+    pub setup_dev: bool,
+    pub devices: Vec<DevicePlan>,
+    /// In a user namespace mknod is not allowed: bind the host's device nodes instead.
+    pub bind_devices: bool,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    pub root_propagation: MsFlags,
+    pub root_propagation_set: bool,
+    pub readonly_root: bool,
+    pub no_pivot: bool,
+    pub sysctl: Vec<(String, String)>,
+    pub cgroup: hull_cgroups::CgroupPaths,
+    pub process: ProcessPlan,
+    pub seccomp: Option<hull_seccomp::Program>,
+}
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn cstring(s: &str, what: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::msg(format!("{what} contains a NUL byte")))
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+/// The order joins happen in: user first (it grants the rights for the rest), mount last
+/// but one (it changes what paths mean), time last (it only matters for execve).
+fn join_rank(f: CloneFlags) -> u8 {
+    [
+        CloneFlags::CLONE_NEWUSER,
+        CloneFlags::CLONE_NEWIPC,
+        CloneFlags::CLONE_NEWUTS,
+        CloneFlags::CLONE_NEWNET,
+        CloneFlags::CLONE_NEWCGROUP,
+        CloneFlags::CLONE_NEWNS,
+    ]
+    .iter()
+    .position(|x| *x == f)
+    .unwrap_or(6) as u8
+}
+
+fn id_map(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> u32 {
+    use PosixRlimitType::*;
+    (match t {
+        RlimitCpu => libc::RLIMIT_CPU,
+        RlimitFsize => libc::RLIMIT_FSIZE,
+        RlimitData => libc::RLIMIT_DATA,
+        RlimitStack => libc::RLIMIT_STACK,
+        RlimitCore => libc::RLIMIT_CORE,
+        RlimitRss => libc::RLIMIT_RSS,
+        RlimitNproc => libc::RLIMIT_NPROC,
+        RlimitNofile => libc::RLIMIT_NOFILE,
+        RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        RlimitAs => libc::RLIMIT_AS,
+        RlimitLocks => libc::RLIMIT_LOCKS,
+        RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        RlimitNice => libc::RLIMIT_NICE,
+        RlimitRtprio => libc::RLIMIT_RTPRIO,
+        RlimitRttime => libc::RLIMIT_RTTIME,
+    }) as u32
+}
+
+fn last_cap() -> u8 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+fn cap_set(set: &Option<oci_spec::runtime::Capabilities>, last: u8) -> CapsHashSet {
+    let mut out = CapsHashSet::new();
+    for c in set.iter().flatten() {
+        // Names come from oci-spec's closed enum, so every one is known to `caps`; those
+        // the running kernel lacks are skipped, as runc does.
+        if let Ok(cap) = format!("CAP_{c}").parse::<Capability>() {
+            if cap.index() <= last {
+                out.insert(cap);
+            }
+        }
+    }
+    out
+}
+
+/// The default device nodes every container gets (runc's list).
+fn default_devices() -> Vec<DevicePlan> {
+    [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+    ]
+    .iter()
+    .map(|(p, ma, mi)| DevicePlan {
+        path: p.to_string(),
+        kind: libc::S_IFCHR,
+        major: *ma,
+        minor: *mi,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
+}
+
+pub struct PlanInput<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub cgroup: hull_cgroups::CgroupPaths,
+    pub no_pivot: bool,
+    /// The rootfs's /etc/passwd, for HOME.
+    pub passwd: Option<String>,
+}
+
+impl Plan {
+    pub fn build(input: PlanInput<'_>) -> Result<Plan> {
+        let spec = input.spec;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::msg("process must be set in config.json"))?;
+
+        let mut clone_flags = CloneFlags::empty();
+        let mut join = Vec::new();
+        let mut pid_ns_path = None;
+        let (mut unshare_cgroup, mut unshare_time) = (false, false);
+        for ns in linux.namespaces().as_deref().unwrap_or_default() {
+            let flag = ns_flag(ns.typ());
+            match (ns.path(), ns.typ()) {
+                (Some(p), LinuxNamespaceType::Pid) => pid_ns_path = Some(p.clone()),
+                (Some(p), _) => join.push(NsJoin {
+                    flag,
+                    path: p.clone(),
+                }),
+                (None, LinuxNamespaceType::Cgroup) => unshare_cgroup = true,
+                (None, LinuxNamespaceType::Time) => unshare_time = true,
+                (None, _) => clone_flags |= flag,
+            }
+        }
+        join.sort_by_key(|j| join_rank(j.flag));
+        let new_user = clone_flags.contains(CloneFlags::CLONE_NEWUSER);
+        if new_user && !join.is_empty() {
+            return Err(Error::msg(
+                "joining an existing namespace together with a new user namespace is not supported yet",
+            ));
+        }
+        if join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUSER)
+            && clone_flags.difference(CloneFlags::CLONE_NEWUSER) != CloneFlags::empty()
+        {
+            return Err(Error::msg(
+                "creating namespaces inside a joined user namespace is not supported yet",
+            ));
+        }
+        let user_ns = new_user || join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUSER);
+
+        let mut time_offsets = String::new();
+        for (clock, off) in linux.time_offsets().iter().flatten() {
+            if clock != "monotonic" && clock != "boottime" {
+                return Err(Error::msg(format!(
+                    "linux.timeOffsets: unknown clock {clock:?}"
+                )));
+            }
+            time_offsets.push_str(&format!(
+                "{clock} {} {}\n",
+                off.secs().unwrap_or(0),
+                off.nanosecs().unwrap_or(0)
+            ));
+        }
+
+        let uid_map = new_user.then(|| id_map(linux.uid_mappings().as_deref().unwrap_or_default()));
+        let gid_map = new_user.then(|| id_map(linux.gid_mappings().as_deref().unwrap_or_default()));
+
+        // Mounts.
+        let mut mounts = Vec::new();
+        let mut setup_dev = true;
+        for (i, m) in spec.mounts().iter().flatten().enumerate() {
+            let dest = m.destination().to_string_lossy().into_owned();
+            let opts = options::parse(m.options().as_deref().unwrap_or_default());
+            let typ = m.typ().clone().unwrap_or_default();
+            let is_bind = opts.flags.contains(MsFlags::MS_BIND) || typ == "bind";
+            let kind = if is_bind {
+                let src = m.source().clone().ok_or_else(|| {
+                    Error::msg(format!("mounts[{i}] ({dest}): a bind mount needs a source"))
+                })?;
+                let source = if src.is_absolute() {
+                    src
+                } else {
+                    input.bundle.join(src)
+                };
+                let meta = std::fs::metadata(&source).map_err(|e| {
+                    Error::msg(format!(
+                        "mounts[{i}] ({dest}): source {}: {e}",
+                        source.display()
+                    ))
+                })?;
+                if dest.trim_end_matches('/') == "/dev" {
+                    setup_dev = false;
+                }
+                MountKind::Bind {
+                    source,
+                    source_is_dir: meta.is_dir(),
+                }
+            } else if typ == "cgroup" || typ == "cgroup2" {
+                MountKind::Cgroup
+            } else {
+                if typ.is_empty() {
+                    return Err(Error::msg(format!(
+                        "mounts[{i}] ({dest}): type is required for a non-bind mount"
+                    )));
+                }
+                let source = m
+                    .source()
+                    .as_ref()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| typ.clone());
+                MountKind::Fs {
+                    fstype: typ,
+                    source,
+                }
+            };
+            let idmap = match opts.idmap {
+                None => None,
+                Some(_) => {
+                    let (u, g) = (
+                        m.uid_mappings().as_deref().unwrap_or_default(),
+                        m.gid_mappings().as_deref().unwrap_or_default(),
+                    );
+                    if u.is_empty() && g.is_empty() {
+                        if !new_user {
+                            return Err(Error::msg(format!("mounts[{i}] ({dest}): idmap needs uidMappings/gidMappings or a user namespace")));
+                        }
+                        Some((
+                            uid_map.clone().unwrap_or_default(),
+                            gid_map.clone().unwrap_or_default(),
+                        ))
+                    } else {
+                        Some((id_map(u), id_map(g)))
+                    }
+                }
+            };
+            if idmap.is_some() && !matches!(kind, MountKind::Bind { .. }) {
+                return Err(Error::msg(format!(
+                    "mounts[{i}] ({dest}): idmap is only supported for bind mounts"
+                )));
+            }
+            mounts.push(MountPlan {
+                dest,
+                kind,
+                opts,
+                idmap,
+            });
+        }
+
+        let mut devices = default_devices();
+        for (i, d) in linux.devices().iter().flatten().enumerate() {
+            let kind = match d.typ() {
+                LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
+                LinuxDeviceType::B => libc::S_IFBLK,
+                LinuxDeviceType::P => libc::S_IFIFO,
+                LinuxDeviceType::A => {
+                    return Err(Error::msg(format!(
+                        "linux.devices[{i}]: type a is not a device"
+                    )))
+                }
+            };
+            let path = d.path().to_string_lossy().into_owned();
+            if !path.starts_with("/dev/") {
+                return Err(Error::msg(format!(
+                    "linux.devices[{i}]: path {path:?} is not under /dev"
+                )));
+            }
+            let dev = DevicePlan {
+                path,
+                kind,
+                major: d.major() as u64,
+                minor: d.minor() as u64,
+                mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+                uid: d.uid().unwrap_or(0),
+                gid: d.gid().unwrap_or(0),
+            };
+            devices.retain(|x| x.path != dev.path);
+            devices.push(dev);
+        }
+
+        let (root_propagation, root_propagation_set) = match linux.rootfs_propagation().as_deref() {
+            None | Some("") => (MsFlags::MS_SLAVE | MsFlags::MS_REC, false),
+            Some(p) => {
+                let o = options::parse(&[p.to_string()]);
+                match o.propagation.first() {
+                    Some(f) if o.data.is_empty() => (*f, true),
+                    _ => {
+                        return Err(Error::msg(format!(
+                            "linux.rootfsPropagation {p:?} is not a propagation mode"
+                        )))
+                    }
+                }
+            }
+        };
+
+        let sysctl: Vec<(String, String)> = linux
+            .sysctl()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+
+        // The process.
+        let user = process.user();
+        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            let home = input
+                .passwd
+                .as_deref()
+                .and_then(|p| crate::user::home_of(p, user.uid()))
+                .unwrap_or_else(|| "/".into());
+            env.push(format!("HOME={home}"));
+        }
+        let path_var = env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        let path_dirs = path_var
+            .split(':')
+            .map(|d| {
+                if d.is_empty() {
+                    ".".to_string()
+                } else {
+                    d.to_string()
+                }
+            })
+            .collect();
+        let args = process.args().as_deref().unwrap_or_default();
+        let caps = process.capabilities().as_ref().map(|c| {
+            let last = last_cap();
+            CapsPlan {
+                bounding: cap_set(c.bounding(), last),
+                effective: cap_set(c.effective(), last),
+                permitted: cap_set(c.permitted(), last),
+                inheritable: cap_set(c.inheritable(), last),
+                ambient: cap_set(c.ambient(), last),
+            }
+        });
+        let process_plan = ProcessPlan {
+            args: args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| cstring(a, &format!("process.args[{i}]")))
+                .collect::<Result<_>>()?,
+            env: env
+                .iter()
+                .enumerate()
+                .map(|(i, e)| cstring(e, &format!("process.env[{i}]")))
+                .collect::<Result<_>>()?,
+            path_dirs,
+            cwd: process.cwd().to_string_lossy().into_owned(),
+            uid: user.uid(),
+            gid: user.gid(),
+            additional_gids: user.additional_gids().clone().unwrap_or_default(),
+            umask: user.umask().unwrap_or(0o022),
+            rlimits: process
+                .rlimits()
+                .iter()
+                .flatten()
+                .map(|r| (rlimit_resource(r.typ()), r.soft(), r.hard()))
+                .collect(),
+            no_new_privs: process.no_new_privileges().unwrap_or(false),
+            caps,
+            oom_score_adj: process.oom_score_adj(),
+            apparmor_profile: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
+            selinux_label: process.selinux_label().clone().filter(|p| !p.is_empty()),
+            terminal: process.terminal().unwrap_or(false),
+        };
+        for (i, (res, soft, hard)) in process_plan.rlimits.iter().enumerate() {
+            if soft > hard {
+                return Err(Error::msg(format!(
+                    "process.rlimits[{i}] (resource {res}): soft {soft} is above hard {hard}"
+                )));
+            }
+        }
+
+        let seccomp = match linux.seccomp() {
+            Some(s) => Some(hull_seccomp::compile(s)?),
+            None => None,
+        };
+
+        Ok(Plan {
+            rootfs: input.rootfs.to_path_buf(),
+            bundle: input.bundle.to_path_buf(),
+            clone_flags,
+            unshare_cgroup,
+            unshare_time,
+            time_offsets,
+            join,
+            pid_ns_path,
+            uid_map,
+            gid_map,
+            hostname: spec.hostname().clone(),
+            domainname: spec.domainname().clone(),
+            mounts,
+            setup_dev,
+            devices,
+            bind_devices: user_ns,
+            masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+            readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+            root_propagation,
+            root_propagation_set,
+            readonly_root: spec
+                .root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+            no_pivot: input.no_pivot,
+            sysctl,
+            cgroup: input.cgroup,
+            process: process_plan,
+            seccomp,
+        })
+    }
+
+    pub fn has_new_pid_ns(&self) -> bool {
+        self.clone_flags.contains(CloneFlags::CLONE_NEWPID)
+    }
+
+    pub fn has_new_mount_ns(&self) -> bool {
+        self.clone_flags.contains(CloneFlags::CLONE_NEWNS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(v: serde_json::Value) -> Spec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs", "readonly": true},
+            "hostname": "h",
+            "process": {"args": ["sh", "-c", "echo hi"], "cwd": "/", "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]},
+                        "env": ["PATH=/bin:/usr/bin", "TERM=xterm"],
+                        "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"]},
+                        "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048}]},
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+                {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "ro"]}
+            ],
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "network", "path": "/proc/1/ns/net"}, {"type": "uts"}],
+                      "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],
+                      "sysctl": {"net.ipv4.ip_forward": "1", "kernel.msgmax": "8192"},
+                      "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"]}
+        })
+    }
+
+    fn build(v: serde_json::Value) -> Result<Plan> {
+        let s = spec(v);
+        Plan::build(PlanInput {
+            spec: &s,
+            bundle: Path::new("/bundle"),
+            rootfs: Path::new("/bundle/rootfs"),
+            cgroup: Default::default(),
+            no_pivot: false,
+            passwd: Some("u:x:1000:1000::/home/u:/bin/sh\n".into()),
+        })
+    }
+
+    #[test]
+    fn namespaces_split_into_clone_unshare_and_join() {
+        let p = build(base()).unwrap();
+        assert_eq!(
+            p.clone_flags,
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
+        );
+        assert!(p.unshare_cgroup);
+        assert_eq!(p.join.len(), 1);
+        assert_eq!(p.join[0].flag, CloneFlags::CLONE_NEWNET);
+        assert!(!p.bind_devices);
+    }
+
+    #[test]
+    fn process_env_home_caps_rlimits() {
+        let p = build(base()).unwrap();
+        let env: Vec<_> = p
+            .process
+            .env
+            .iter()
+            .map(|e| e.to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(env, ["PATH=/bin:/usr/bin", "TERM=xterm", "HOME=/home/u"]);
+        assert_eq!(p.process.path_dirs, ["/bin", "/usr/bin"]);
+        let caps = p.process.caps.unwrap();
+        assert!(caps.bounding.contains(&Capability::CAP_CHOWN));
+        assert_eq!(caps.effective.len(), 1);
+        assert!(caps.ambient.is_empty());
+        assert_eq!(
+            p.process.rlimits,
+            [(libc::RLIMIT_NOFILE as u32, 1024, 2048)]
+        );
+        assert_eq!(p.process.additional_gids, [5]);
+        assert!(p.readonly_root);
+    }
+
+    #[test]
+    fn mounts_devices_sysctl() {
+        let p = build(base()).unwrap();
+        assert_eq!(p.mounts.len(), 3);
+        assert!(
+            matches!(&p.mounts[2].kind, MountKind::Bind { source, source_is_dir: true } if source == Path::new("/tmp"))
+        );
+        assert!(p.mounts[2]
+            .opts
+            .flags
+            .contains(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC));
+        assert!(p.setup_dev);
+        assert!(p
+            .devices
+            .iter()
+            .any(|d| d.path == "/dev/fuse" && d.major == 10 && d.minor == 229));
+        assert!(p.devices.iter().any(|d| d.path == "/dev/null"));
+        // Sorted, so the child's order is stable.
+        assert_eq!(p.sysctl[0].0, "kernel.msgmax");
+        assert_eq!(p.root_propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn bad_inputs_name_the_field() {
+        let mut v = base();
+        v["mounts"][2]["source"] = serde_json::json!("/no/such/dir");
+        assert!(build(v)
+            .unwrap_err()
+            .to_string()
+            .contains("mounts[2] (/data)"));
+        let mut v = base();
+        v["process"]["rlimits"][0]["soft"] = serde_json::json!(4096);
+        assert!(build(v)
+            .unwrap_err()
+            .to_string()
+            .contains("process.rlimits[0]"));
+        let mut v = base();
+        v["linux"]["rootfsPropagation"] = serde_json::json!("sideways");
+        assert!(build(v)
+            .unwrap_err()
+            .to_string()
+            .contains("rootfsPropagation"));
+        let mut v = base();
+        v["linux"]["devices"][0]["path"] = serde_json::json!("/etc/passwd");
+        assert!(build(v)
+            .unwrap_err()
+            .to_string()
+            .contains("linux.devices[0]"));
+    }
+
+    #[test]
+    fn user_namespace_maps() {
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "user"}, {"type": "mount"}]);
+        v["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        let p = build(v).unwrap();
+        assert_eq!(p.uid_map.as_deref(), Some("0 100000 65536\n"));
+        assert!(p.bind_devices);
+    }
+}

@@ -1,0 +1,64 @@
+//! hull: a low-level OCI container runtime with runc's command line.
+
+mod cli;
+mod commands;
+mod container;
+mod error;
+mod hooks;
+mod launch;
+mod logging;
+mod namespaces;
+mod proc;
+mod rootfs;
+mod signal;
+mod spec;
+mod timefmt;
+mod user;
+
+use clap::Parser;
+
+use cli::{Cli, Command, LogFormat};
+use container::Store;
+use error::Result;
+
+fn dispatch(cli: &Cli) -> Result<i32> {
+    let store = Store::new(&cli.root)?;
+    match &cli.command {
+        Command::Spec(a) => commands::spec::run(a),
+        Command::Create(a) => commands::create::run(&store, a),
+        Command::Start(a) => commands::start::run(&store, &a.id),
+        Command::Run(a) => commands::run::run(&store, a),
+        Command::State(a) => commands::state::run(&store, &a.id),
+        Command::List(a) => commands::list::run(&store, a),
+        Command::Kill(a) => commands::kill::run(&store, a),
+        Command::Delete(a) => commands::delete::run(&store, a),
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    if let Err(e) = logging::init(
+        cli.log.as_deref(),
+        cli.log_format == LogFormat::Json,
+        cli.debug,
+    ) {
+        eprintln!("hull: open log file: {e}");
+        std::process::exit(1);
+    }
+    match dispatch(&cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = e.to_string();
+            logging::error(&msg);
+            eprintln!("hull: {msg}");
+            std::process::exit(1);
+        }
+    }
+}

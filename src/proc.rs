@@ -1,0 +1,67 @@
+//! A private procfs instance for writes that matter (sysctl, oom_score_adj, LSM labels):
+//! a detached mount (fsopen/fsmount) that the container cannot reach or swap, opened with
+//! openat2 that refuses to cross mounts or follow magic links (CVE-2019-16884,
+//! CVE-2025-52881 classes).
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_BENEATH: u64 = 0x08;
+
+pub struct PrivateProc {
+    fd: OwnedFd,
+}
+
+impl PrivateProc {
+    /// A new procfs instance for the caller's pid namespace.
+    pub fn open() -> Result<PrivateProc, Errno> {
+        // SAFETY: plain syscalls with valid C strings.
+        unsafe {
+            let fs = Errno::result(libc::syscall(
+                libc::SYS_fsopen,
+                c"proc".as_ptr(),
+                libc::FSOPEN_CLOEXEC,
+            ))? as i32;
+            let fs = OwnedFd::from_raw_fd(fs);
+            Errno::result(libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                libc::FSCONFIG_CMD_CREATE,
+                0usize,
+                0usize,
+                0,
+            ))?;
+            let m = Errno::result(libc::syscall(
+                libc::SYS_fsmount,
+                fs.as_raw_fd(),
+                libc::FSMOUNT_CLOEXEC,
+                0,
+            ))? as i32;
+            let fd = OwnedFd::from_raw_fd(m);
+            let st = nix::sys::statfs::fstatfs(&fd)?;
+            if st.filesystem_type().0 as i64 != PROC_SUPER_MAGIC {
+                return Err(Errno::EXDEV);
+            }
+            Ok(PrivateProc { fd })
+        }
+    }
+
+    /// Writes `value` to `rel` (e.g. `sys/net/ipv4/ip_forward`, `self/oom_score_adj`).
+    pub fn write(&self, rel: &str, value: &str) -> Result<(), Errno> {
+        let fd = crate::rootfs::resolve::openat2(
+            self.fd.as_raw_fd(),
+            rel,
+            libc::O_WRONLY,
+            0,
+            RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
+        )?;
+        let mut f = std::fs::File::from(fd);
+        f.write_all(value.as_bytes())
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    }
+}

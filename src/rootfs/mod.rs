@@ -1,0 +1,570 @@
+//! The container's filesystem, made by the child in its new mount namespace: propagation,
+//! the rootfs bind, every mount of config.json, /dev, masks and read-only paths, then
+//! pivot_root. Every target is resolved inside the rootfs (see `resolve`) and mounted
+//! through the resolved fd.
+
+pub mod options;
+pub mod resolve;
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{fstat, Mode, SFlag};
+use nix::sys::statvfs::{fstatvfs, FsFlags};
+
+use crate::launch::child::{Step, StepResult};
+use crate::launch::plan::{MountKind, MountPlan, Plan};
+use resolve::{ensure_in_root, fd_path, open_in_root, Create};
+
+const NONE: Option<&str> = None;
+
+fn split_parent(path: &str) -> (&str, &str) {
+    let p = path.trim_end_matches('/');
+    match p.rfind('/') {
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => ("", p),
+    }
+}
+
+/// Flags a user namespace locks on a mount (they must be kept when remounting).
+fn locked_flags(fd: RawFd) -> MsFlags {
+    let Ok(st) = fstatvfs(&unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut m = MsFlags::empty();
+    for (s, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(s) {
+            m |= ms;
+        }
+    }
+    m
+}
+
+/// Remounts the bind mount at `target` with `flags`, keeping locked flags if needed.
+fn remount_bind(target: &OwnedFd, flags: MsFlags) -> Result<(), Errno> {
+    let path = fd_path(target);
+    let base = MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    match mount(NONE, path.as_c_str(), NONE, base | flags, NONE) {
+        Err(Errno::EPERM) => mount(
+            NONE,
+            path.as_c_str(),
+            NONE,
+            base | flags | locked_flags(target.as_raw_fd()),
+            NONE,
+        ),
+        r => r,
+    }
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn mount_setattr(
+    fd: RawFd,
+    set: u64,
+    clr: u64,
+    userns: Option<RawFd>,
+    recursive: bool,
+) -> Result<(), Errno> {
+    let a = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: userns.map_or(0, |f| f as u64),
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: valid fd, empty path and an attr struct of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            &a as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(r).map(|_| ())
+}
+
+/// Makes the rootfs a mount of its own and returns an fd on it.
+pub fn prepare_root(plan: &Plan) -> StepResult<OwnedFd> {
+    mount(NONE, "/", NONE, plan.root_propagation, NONE).step(|| "set propagation of /".into())?;
+    // pivot_root refuses a new root whose parent mount is shared.
+    make_parent_mount_private(&plan.rootfs)
+        .step(|| "make the rootfs parent mount private".into())?;
+    mount(
+        Some(&plan.rootfs),
+        &plan.rootfs,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .step(|| format!("bind mount rootfs {}", plan.rootfs.display()))?;
+    let fd = nix::fcntl::open(
+        &plan.rootfs,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| format!("open rootfs {}", plan.rootfs.display()))?;
+    // SAFETY: open returned a new fd.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+fn make_parent_mount_private(rootfs: &std::path::Path) -> Result<(), Errno> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|_| Errno::EIO)?;
+    let mut best: Option<(&str, bool)> = None;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let mp = f[4];
+        let under = rootfs.starts_with(mp);
+        if under && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
+            let shared = f[6..]
+                .iter()
+                .take_while(|x| **x != "-")
+                .any(|x| x.starts_with("shared:"));
+            best = Some((mp, shared));
+        }
+    }
+    match best {
+        Some((mp, true)) => mount(NONE, mp, NONE, MsFlags::MS_PRIVATE, NONE),
+        _ => Ok(()),
+    }
+}
+
+/// Every mount of config.json, in order.
+pub fn mount_all(plan: &Plan, root: RawFd) -> StepResult<()> {
+    for m in &plan.mounts {
+        mount_one(plan, root, m)?;
+    }
+    Ok(())
+}
+
+fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
+    let what = || format!("mount {}", m.dest);
+    let extra = m.opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    match &m.kind {
+        MountKind::Bind {
+            source,
+            source_is_dir,
+        } => {
+            let target = ensure_in_root(
+                root,
+                &m.dest,
+                if *source_is_dir {
+                    Create::Dir
+                } else {
+                    Create::File
+                },
+            )
+            .step(what)?;
+            let rec = m.opts.flags & MsFlags::MS_REC;
+            if let Some((uid_map, gid_map)) = &m.idmap {
+                idmapped_bind(
+                    source,
+                    &target,
+                    rec.contains(MsFlags::MS_REC),
+                    uid_map,
+                    gid_map,
+                )
+                .step(|| format!("idmapped mount {}", m.dest))?;
+            } else {
+                mount(
+                    Some(source),
+                    fd_path(&target).as_c_str(),
+                    NONE,
+                    MsFlags::MS_BIND | rec,
+                    NONE,
+                )
+                .step(|| format!("bind mount {} on {}", source.display(), m.dest))?;
+            }
+            if !extra.is_empty() {
+                let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
+                remount_bind(&t, extra).step(|| format!("remount {} with its options", m.dest))?;
+            }
+        }
+        MountKind::Fs { fstype, source } => {
+            let target = ensure_in_root(root, &m.dest, Create::Dir).step(what)?;
+            let data = m.opts.data.join(",");
+            let r = mount(
+                Some(source.as_str()),
+                fd_path(&target).as_c_str(),
+                Some(fstype.as_str()),
+                extra,
+                Some(data.as_str()),
+            );
+            match r {
+                // In a user namespace without its own net/ipc namespace the kernel refuses a
+                // new sysfs/mqueue: bind the host's instead, as runc does.
+                Err(Errno::EPERM)
+                    if plan.bind_devices && (fstype == "sysfs" || fstype == "mqueue") =>
+                {
+                    let host = if fstype == "sysfs" {
+                        "/sys"
+                    } else {
+                        "/dev/mqueue"
+                    };
+                    mount(
+                        Some(host),
+                        fd_path(&target).as_c_str(),
+                        NONE,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        NONE,
+                    )
+                    .step(what)?;
+                    let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
+                    remount_bind(&t, extra).step(what)?;
+                }
+                r => r.step(|| format!("mount {fstype} on {}", m.dest))?,
+            }
+        }
+        MountKind::Cgroup => mount_cgroup(plan, root, m)?,
+    }
+    if !m.opts.propagation.is_empty() || m.opts.attr_set != 0 || m.opts.attr_clr != 0 {
+        let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
+        for p in &m.opts.propagation {
+            mount(NONE, fd_path(&t).as_c_str(), NONE, *p, NONE)
+                .step(|| format!("set propagation of {}", m.dest))?;
+        }
+        if m.opts.attr_set != 0 || m.opts.attr_clr != 0 {
+            mount_setattr(t.as_raw_fd(), m.opts.attr_set, m.opts.attr_clr, None, true)
+                .step(|| format!("set recursive attributes of {}", m.dest))?;
+        }
+    }
+    Ok(())
+}
+
+/// A bind mount whose ids are shifted by `uid_map`/`gid_map` (open_tree + mount_setattr
+/// MOUNT_ATTR_IDMAP with a user namespace holding those maps).
+fn idmapped_bind(
+    source: &std::path::Path,
+    target: &OwnedFd,
+    recursive: bool,
+    uid_map: &str,
+    gid_map: &str,
+) -> Result<(), Errno> {
+    let userns = crate::namespaces::userns_with_maps(uid_map, gid_map)?;
+    let src = CString::new(source.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    let flags = libc::OPEN_TREE_CLONE as i32
+        | libc::OPEN_TREE_CLOEXEC as i32
+        | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: valid C string.
+    let tree = Errno::result(unsafe {
+        libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, src.as_ptr(), flags)
+    })?;
+    // SAFETY: open_tree returned a new fd.
+    let tree: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(tree as RawFd) };
+    mount_setattr(
+        tree.as_raw_fd(),
+        options::attr::IDMAP,
+        0,
+        Some(userns.as_raw_fd()),
+        recursive,
+    )?;
+    // SAFETY: valid fds and empty paths.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    Errno::result(r).map(|_| ())
+}
+
+/// `type: cgroup`. v2: cgroup2 in a cgroup namespace, else a bind of the container's
+/// cgroup. v1: a tmpfs with one mount (cgroup namespace) or bind per hierarchy.
+fn mount_cgroup(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
+    let what = || format!("mount cgroup on {}", m.dest);
+    let flags = m.opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let cg = &plan.cgroup;
+    let one =
+        |dest: &str, fstype: &str, data: &str, host: Option<&std::path::Path>| -> StepResult<()> {
+            let target = ensure_in_root(root, dest, Create::Dir).step(what)?;
+            if plan.unshare_cgroup || host.is_none() {
+                match mount(
+                    Some(fstype),
+                    fd_path(&target).as_c_str(),
+                    Some(fstype),
+                    flags,
+                    Some(data),
+                ) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if host.is_none() => return Err(e).step(what),
+                    Err(_) => {}
+                }
+            }
+            if let Some(h) = host {
+                mount(
+                    Some(h),
+                    fd_path(&target).as_c_str(),
+                    NONE,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    NONE,
+                )
+                .step(what)?;
+                let t = open_in_root(root, dest, libc::O_PATH).step(what)?;
+                remount_bind(&t, flags).step(what)?;
+            }
+            Ok(())
+        };
+    if cg.v2 || cg.v1.is_empty() {
+        return one(&m.dest, "cgroup2", "", cg.unified.as_deref());
+    }
+    let target = ensure_in_root(root, &m.dest, Create::Dir).step(what)?;
+    let tmpfs_flags = flags & !MsFlags::MS_RDONLY;
+    mount(
+        Some("tmpfs"),
+        fd_path(&target).as_c_str(),
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=755"),
+    )
+    .step(what)?;
+    for (name, dir) in &cg.v1 {
+        let sub = name.strip_prefix("name=").unwrap_or(name);
+        let data = if name.starts_with("name=") {
+            format!("none,{name}")
+        } else {
+            name.clone()
+        };
+        one(&format!("{}/{sub}", m.dest), "cgroup", &data, Some(dir))?;
+        if sub.contains(',') {
+            let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
+            for part in sub.split(',') {
+                let _ = nix::unistd::symlinkat(sub, Some(t.as_raw_fd()), part);
+            }
+        }
+    }
+    if let Some(u) = &cg.unified {
+        one(&format!("{}/unified", m.dest), "cgroup2", "", Some(u))?;
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
+        mount(
+            NONE,
+            fd_path(&t).as_c_str(),
+            NONE,
+            MsFlags::MS_REMOUNT | flags,
+            Some("mode=755"),
+        )
+        .step(what)?;
+    }
+    Ok(())
+}
+
+/// Device nodes (mknod, or binds of the host's nodes in a user namespace) and the /dev
+/// symlinks.
+pub fn setup_dev(plan: &Plan, root: RawFd) -> StepResult<()> {
+    if !plan.setup_dev {
+        return Ok(());
+    }
+    for d in &plan.devices {
+        let what = || format!("create device {}", d.path);
+        let (parent, name) = split_parent(&d.path);
+        let pfd = ensure_in_root(root, parent, Create::Dir).step(what)?;
+        if plan.bind_devices {
+            let target = ensure_in_root(root, &d.path, Create::File).step(what)?;
+            mount(
+                Some(d.path.as_str()),
+                fd_path(&target).as_c_str(),
+                NONE,
+                MsFlags::MS_BIND,
+                NONE,
+            )
+            .step(what)?;
+            continue;
+        }
+        let kind = SFlag::from_bits_truncate(d.kind);
+        let dev = nix::sys::stat::makedev(d.major, d.minor);
+        let mode = Mode::from_bits_truncate(d.mode);
+        match nix::sys::stat::mknodat(Some(pfd.as_raw_fd()), name, kind, mode, dev) {
+            Err(Errno::EEXIST) => {
+                // Whatever the image put there (a symlink to a host path, a file) goes.
+                let st = nix::sys::stat::fstatat(
+                    Some(pfd.as_raw_fd()),
+                    name,
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+                .step(what)?;
+                let same = (st.st_mode & libc::S_IFMT) == d.kind && st.st_rdev == dev;
+                if !same {
+                    nix::unistd::unlinkat(
+                        Some(pfd.as_raw_fd()),
+                        name,
+                        nix::unistd::UnlinkatFlags::NoRemoveDir,
+                    )
+                    .step(what)?;
+                    nix::sys::stat::mknodat(Some(pfd.as_raw_fd()), name, kind, mode, dev)
+                        .step(what)?;
+                }
+            }
+            r => r.step(what)?,
+        }
+        nix::unistd::fchownat(
+            Some(pfd.as_raw_fd()),
+            name,
+            Some(d.uid.into()),
+            Some(d.gid.into()),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .step(what)?;
+    }
+    let dev = ensure_in_root(root, "/dev", Create::Dir).step(|| "open /dev".into())?;
+    let mut links = vec![
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    if std::path::Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    for (target, name) in links {
+        match nix::unistd::symlinkat(target, Some(dev.as_raw_fd()), name) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            r => r.step(|| format!("symlink /dev/{name}"))?,
+        }
+    }
+    // /dev/ptmx must be the devpts instance's ptmx.
+    match nix::unistd::unlinkat(
+        Some(dev.as_raw_fd()),
+        "ptmx",
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    ) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        r => r.step(|| "remove /dev/ptmx".into())?,
+    }
+    nix::unistd::symlinkat("pts/ptmx", Some(dev.as_raw_fd()), "ptmx")
+        .step(|| "symlink /dev/ptmx".into())?;
+    Ok(())
+}
+
+/// The host's /dev/null, opened before anything of the container exists and checked to
+/// be the real one (char 1:3): masks are bound from it, never from the container's.
+pub fn open_host_devnull() -> StepResult<OwnedFd> {
+    let fd = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| "open /dev/null".into())?;
+    // SAFETY: open returned a new fd.
+    let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+    let st = fstat(fd.as_raw_fd()).step(|| "stat /dev/null".into())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
+        return Err(Errno::EPERM).step(|| "/dev/null is not the null device (char 1:3)".into());
+    }
+    Ok(fd)
+}
+
+/// maskedPaths (empty read-only tmpfs on directories, /dev/null on files) and
+/// readonlyPaths. Paths that do not exist are skipped, as the spec says.
+pub fn mask_and_protect(plan: &Plan, root: RawFd, devnull: &OwnedFd) -> StepResult<()> {
+    for p in &plan.masked_paths {
+        let what = || format!("mask {p}");
+        let fd = match open_in_root(root, p, libc::O_PATH | libc::O_NOFOLLOW) {
+            Err(Errno::ENOENT) => continue,
+            r => r.step(what)?,
+        };
+        let st = fstat(fd.as_raw_fd()).step(what)?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            mount(
+                Some("tmpfs"),
+                fd_path(&fd).as_c_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                Some("size=0"),
+            )
+            .step(what)?;
+        } else {
+            mount(
+                Some(fd_path(devnull).as_c_str()),
+                fd_path(&fd).as_c_str(),
+                NONE,
+                MsFlags::MS_BIND,
+                NONE,
+            )
+            .step(what)?;
+        }
+    }
+    for p in &plan.readonly_paths {
+        let what = || format!("make {p} read-only");
+        let fd = match open_in_root(root, p, libc::O_PATH) {
+            Err(Errno::ENOENT) => continue,
+            r => r.step(what)?,
+        };
+        mount(
+            Some(fd_path(&fd).as_c_str()),
+            fd_path(&fd).as_c_str(),
+            NONE,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            NONE,
+        )
+        .step(what)?;
+        let fd = open_in_root(root, p, libc::O_PATH).step(what)?;
+        remount_bind(&fd, MsFlags::MS_RDONLY | MsFlags::MS_REC).step(what)?;
+    }
+    Ok(())
+}
+
+/// Makes the rootfs `/`: pivot_root (the old root detached), or with `--no-pivot` a move
+/// mount and chroot.
+pub fn enter_root(plan: &Plan, root: &OwnedFd) -> StepResult<()> {
+    nix::unistd::fchdir(root.as_raw_fd()).step(|| "chdir to rootfs".into())?;
+    if plan.no_pivot {
+        mount(Some("."), "/", NONE, MsFlags::MS_MOVE, NONE).step(|| "move rootfs to /".into())?;
+        nix::unistd::chroot(".").step(|| "chroot".into())?;
+    } else {
+        nix::unistd::pivot_root(".", ".").step(|| "pivot_root".into())?;
+        // The old root now sits on top of ".": keep its unmount from propagating, drop it.
+        mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
+            .step(|| "make old root slave".into())?;
+        umount2(".", MntFlags::MNT_DETACH).step(|| "unmount old root".into())?;
+    }
+    nix::unistd::chdir("/").step(|| "chdir /".into())?;
+    if plan.root_propagation_set {
+        mount(NONE, "/", NONE, plan.root_propagation, NONE)
+            .step(|| "set rootfsPropagation".into())?;
+    }
+    if plan.readonly_root {
+        let fd = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .step(|| "open /".into())?;
+        // SAFETY: open returned a new fd.
+        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        remount_bind(&fd, MsFlags::MS_RDONLY).step(|| "remount / read-only".into())?;
+    }
+    Ok(())
+}
+
+/// Creates the process's cwd inside the rootfs if it is missing (runc does too).
+pub fn ensure_cwd(root: RawFd, cwd: &str) -> StepResult<()> {
+    ensure_in_root(root, cwd, Create::Dir)
+        .map(drop)
+        .step(|| format!("create cwd {cwd}"))
+}
