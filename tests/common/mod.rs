@@ -1,0 +1,300 @@
+//! Shared helpers for the integration tests: the real hull binary, as root, on busybox
+//! bundles, each test with its own `--root`, and a leak check after each container.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+
+pub const HULL: &str = env!("CARGO_BIN_EXE_hull");
+
+/// Skips (with the reason printed) unless we are root with busybox available.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if let Some(why) = common::cannot_run() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+pub fn cannot_run() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("integration tests need root".into());
+    }
+    if busybox().is_none() {
+        return Some("busybox is not installed (apt-get install busybox-static)".into());
+    }
+    None
+}
+
+fn busybox() -> Option<PathBuf> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// One busybox rootfs shared by every test of a test binary (read-only use).
+pub fn shared_rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("hull-test-rootfs-{}", std::process::id()));
+        let bb = busybox().expect("busybox");
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in [
+            "bin",
+            "proc",
+            "sys",
+            "dev",
+            "tmp",
+            "etc",
+            "root",
+            "home/user",
+        ] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::copy(&bb, dir.join("bin/busybox")).unwrap();
+        let list = Command::new(&bb).arg("--list").output().unwrap();
+        for app in String::from_utf8_lossy(&list.stdout).lines() {
+            if app != "busybox" {
+                std::os::unix::fs::symlink("busybox", dir.join("bin").join(app)).unwrap();
+            }
+        }
+        std::fs::write(
+            dir.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
+        dir
+    })
+}
+
+/// A bundle: a temp dir with config.json whose root.path is the shared rootfs.
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub config: Value,
+}
+
+impl Bundle {
+    /// `hull spec`'s config with `args`, no terminal.
+    pub fn new(args: &[&str]) -> Bundle {
+        let dir = tempfile::Builder::new()
+            .prefix("hull-bundle-")
+            .tempdir()
+            .unwrap();
+        let out = Command::new(HULL)
+            .args(["spec", "--bundle"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hull spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["root"]["path"] = json!(shared_rootfs());
+        // The shared rootfs is written by nothing but the runtime's cwd creation.
+        config["root"]["readonly"] = json!(true);
+        let b = Bundle { dir, config };
+        b.save();
+        b
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn save(&self) {
+        std::fs::write(
+            self.dir.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Edits the config and saves it.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Value)) -> &mut Self {
+        f(&mut self.config);
+        self.save();
+        self
+    }
+}
+
+/// hull with a private `--root`.
+pub struct Hull {
+    pub root: tempfile::TempDir,
+}
+
+impl Default for Hull {
+    fn default() -> Self {
+        Hull {
+            root: tempfile::Builder::new()
+                .prefix("hull-root-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Hull {
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(HULL);
+        c.arg("--root").arg(self.root.path());
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cmd().args(args).output().unwrap().into()
+    }
+
+    /// `run` in the foreground: output and exit code of the container.
+    pub fn run_container(&self, bundle: &Bundle, id: &str) -> Run {
+        self.run(&["run", "--bundle", bundle.path().to_str().unwrap(), id])
+    }
+
+    /// Runs hull with stdout/stderr in files: a created or detached container inherits
+    /// them, so a pipe would stay open as long as the container lives.
+    pub fn run_detached(&self, args: &[&str]) -> Run {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let err = tempfile::NamedTempFile::new().unwrap();
+        let status = self
+            .cmd()
+            .args(args)
+            .stdout(out.reopen().unwrap())
+            .stderr(err.reopen().unwrap())
+            .status()
+            .unwrap();
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(out.path()).unwrap(),
+            stderr: std::fs::read_to_string(err.path()).unwrap(),
+        }
+    }
+
+    /// `create` of `bundle` as `id`, extra args before the id.
+    pub fn create_with(&self, bundle: &Bundle, id: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["create", "--bundle", bundle.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(id);
+        self.run_detached(&args)
+    }
+
+    pub fn create(&self, bundle: &Bundle, id: &str) -> Run {
+        self.create_with(bundle, id, &[])
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let r = self.run(&["state", id]);
+        assert_eq!(r.code, 0, "state {id}: {}", r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_string()
+    }
+
+    /// Waits up to 5 s for `status`.
+    pub fn wait_status(&self, id: &str, status: &str) {
+        for _ in 0..500 {
+            if self.status(id) == status {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("{id} never reached {status}: {}", self.status(id));
+    }
+
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.root.path().join(id)
+    }
+}
+
+/// Nothing of container `id` is left: state dir, cgroups, mounts of the bundle, processes
+/// whose cwd or command line is in the bundle.
+pub fn assert_no_leaks(hull: &Hull, id: &str, bundle: &Path) {
+    assert!(
+        !hull.state_dir(id).exists(),
+        "state dir of {id} left behind"
+    );
+    for base in [
+        "/sys/fs/cgroup/memory/hull",
+        "/sys/fs/cgroup/pids/hull",
+        "/sys/fs/cgroup/cpu/hull",
+        "/sys/fs/cgroup/unified/hull",
+        "/sys/fs/cgroup/hull",
+    ] {
+        assert!(
+            !Path::new(base).join(id).exists(),
+            "cgroup {base}/{id} left behind"
+        );
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let b = bundle.to_string_lossy();
+    assert!(!mounts.contains(&*b), "mounts under {b} left behind");
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = p.file_name();
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            assert!(
+                !(cmd.contains(&*b) || cmd.contains(&format!(" {id}")))
+                    || cmd.contains("hull-test-marker"),
+                "process {pid} ({cmd}) of {id} left behind"
+            );
+        }
+    }
+}
+
+/// Runs `args` in a fresh container to completion; returns its output. Checks no leaks.
+pub fn run_in(edit: impl FnOnce(&mut Value), args: &[&str]) -> Run {
+    let hull = Hull::default();
+    let mut b = Bundle::new(args);
+    b.edit(edit);
+    let id = format!("t{}", std::process::id() as u64 * 1000 + unique());
+    let r = hull.run_container(&b, &id);
+    assert_no_leaks(&hull, &id, b.path());
+    r
+}
+
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+pub fn id(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), unique())
+}

@@ -1,0 +1,261 @@
+//! create / start / state / list / kill / delete / run, as a user and containerd see them.
+
+mod common;
+
+use common::{assert_no_leaks, id, Bundle, Hull};
+use serde_json::Value;
+
+#[test]
+fn create_start_kill_delete() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = id("life");
+    let pidfile = b.path().join("init.pid");
+    let r = hull.create_with(&b, &id, &["--pid-file", pidfile.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let st = hull.state(&id);
+    let pid = st["pid"].as_i64().unwrap();
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(
+        st["bundle"],
+        b.path().canonicalize().unwrap().to_str().unwrap()
+    );
+    assert!(st["ociVersion"].as_str().unwrap().starts_with("1."));
+    assert!(st["created"].as_str().unwrap().ends_with('Z'));
+    // runc writes the pid with no newline.
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
+    // Before start the init is ours, not the container's program yet.
+    assert!(!std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap()
+        .starts_with("sleep"));
+
+    assert_eq!(hull.run_detached(&["start", &id]).code, 0);
+    assert_eq!(hull.status(&id), "running");
+    assert!(std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap()
+        .starts_with("sleep\01000"));
+    let again = hull.run(&["start", &id]);
+    assert_ne!(again.code, 0);
+    assert!(
+        again
+            .stderr
+            .contains("cannot start an already running container"),
+        "{}",
+        again.stderr
+    );
+
+    let del = hull.run(&["delete", &id]);
+    assert_ne!(del.code, 0);
+    assert!(
+        del.stderr.contains("is not stopped: running"),
+        "{}",
+        del.stderr
+    );
+
+    assert_eq!(hull.run(&["kill", &id, "KILL"]).code, 0);
+    hull.wait_status(&id, "stopped");
+    assert_eq!(hull.state(&id)["pid"], 0);
+    let k = hull.run(&["kill", &id, "TERM"]);
+    assert!(
+        k.code != 0 && k.stderr.contains("container not running"),
+        "{}",
+        k.stderr
+    );
+    assert_eq!(hull.run(&["delete", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+    let gone = hull.run(&["state", &id]);
+    assert!(
+        gone.code != 0 && gone.stderr.contains("does not exist"),
+        "{}",
+        gone.stderr
+    );
+    // containerd deletes twice: the second, forced, must succeed silently.
+    let again = hull.run(&["delete", "--force", &id]);
+    assert_eq!((again.code, again.stderr.as_str()), (0, ""));
+}
+
+#[test]
+fn run_foreground_output_and_exit_codes() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let id = id("fg");
+    let r = hull.run_container(&b, &id);
+    assert_eq!(r.code, 3);
+    assert_eq!(r.stdout, "out\n");
+    assert_eq!(r.stderr, "err\n");
+    assert_no_leaks(&hull, &id, b.path());
+
+    // Killed by a signal: 128 + signal, as a shell reports it.
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id2 = common::id("fg");
+    let child = hull
+        .cmd()
+        .args(["run", "--bundle", b.path().to_str().unwrap(), &id2])
+        .spawn()
+        .unwrap();
+    let pid_file = hull.state_dir(&id2).join("state.json");
+    while !pid_file.exists() || hull.status(&id2) != "running" {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(hull.run(&["kill", &id2, "KILL"]).code, 0);
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(137));
+    assert_no_leaks(&hull, &id2, b.path());
+}
+
+#[test]
+fn run_forwards_signals() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done",
+    ]);
+    let id = id("sig");
+    let mut child = hull
+        .cmd()
+        .args(["run", "--bundle", b.path().to_str().unwrap(), &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(7));
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn run_detached_then_list_and_delete_force() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = id("bg");
+    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(hull.status(&id), "running");
+
+    let table = hull.run(&["list"]);
+    let mut lines = table.stdout.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(row[0], id);
+    assert_eq!(row[2], "running");
+    assert_eq!(row[5], "root");
+    let json: Value =
+        serde_json::from_str(&hull.run(&["list", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json[0]["id"], id.as_str());
+    assert_eq!(json[0]["status"], "running");
+    assert_eq!(hull.run(&["list", "-q"]).stdout, format!("{id}\n"));
+
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+    assert_eq!(
+        hull.run(&["list", "--format", "json"]).stdout.trim(),
+        "null"
+    );
+}
+
+#[test]
+fn kill_accepts_names_numbers_and_rejects_junk() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap 'echo usr1 > /dev/shm/x' USR1; while :; do sleep 0.05; done",
+    ]);
+    let id = id("kill");
+    assert_eq!(hull.create(&b, &id).code, 0);
+    assert_eq!(hull.run_detached(&["start", &id]).code, 0);
+    for bad in ["SIGNOPE", "0", "999"] {
+        let r = hull.run(&["kill", &id, bad]);
+        assert!(
+            r.code != 0 && r.stderr.contains("unknown signal"),
+            "{bad}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(hull.status(&id), "running");
+    // containerd sends numbers.
+    assert_eq!(hull.run(&["kill", &id, "9"]).code, 0);
+    hull.wait_status(&id, "stopped");
+    assert_eq!(hull.run(&["delete", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn delete_created_container_kills_its_init() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["true"]);
+    let id = id("delc");
+    assert_eq!(hull.create(&b, &id).code, 0);
+    let pid = hull.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(hull.run(&["delete", &id]).code, 0);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap()
+                .contains(") Z")
+    );
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn json_log_gets_one_error_line() {
+    require_root!();
+    let hull = Hull::default();
+    let log = hull.root.path().join("log.json");
+    let r = hull
+        .cmd()
+        .args([
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "state",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    let line: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert_eq!(line["msg"], "container does not exist");
+    assert!(line["time"].as_str().unwrap().ends_with('Z'));
+    // podman's form: --log-format=json.
+    let r = hull
+        .cmd()
+        .args([
+            "--log-format=json",
+            &format!("--log={}", log.display()),
+            "kill",
+            "nope",
+            "9",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+}
