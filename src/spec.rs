@@ -32,6 +32,12 @@ pub fn load(bundle: &Path) -> Result<Spec> {
             std::fs::read(&path).map_err(|e| Error::msg(format!("read {}: {e}", path.display())))?
         }
     };
+    if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::msg(format!(
+            "invalid config {}: not a JSON object",
+            path.display()
+        )));
+    }
     let spec: Spec = serde_json::from_slice(&data)
         .map_err(|e| Error::msg(format!("invalid config {}: {e}", path.display())))?;
     validate(&spec)?;

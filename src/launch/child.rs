@@ -3,6 +3,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use caps::{CapSet, CapsHashSet};
 use nix::errno::Errno;
@@ -51,10 +52,13 @@ pub struct ChildContext<'a> {
 pub fn run(ctx: ChildContext<'_>) -> ! {
     let code = match setup_and_exec(&ctx) {
         Ok(never) => match never {},
-        Err(e) => {
+        Err(e) if !DETACHED.load(Ordering::Relaxed) => {
             ctx.chan.report_failure(&e.step, e.errno as i32, "");
-            // After `Detach` nobody reads the channel: say it on the container's stderr.
-            eprintln!("hull: {}: {}", e.step, e.errno.desc());
+            1
+        }
+        Err(e) => {
+            // Nobody reads the channel after `Detach`: say it on the container's stderr.
+            eprintln!("hull: {}: {}", e.step, crate::error::errno_text(e.errno));
             if e.errno == Errno::ENOENT {
                 127
             } else {
@@ -67,6 +71,9 @@ pub fn run(ctx: ChildContext<'_>) -> ! {
 }
 
 enum Never {}
+
+/// Set once the parent has let go (this process is a fork: the static is its own).
+static DETACHED: AtomicBool = AtomicBool::new(false);
 
 fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     let plan = ctx.plan;
@@ -191,6 +198,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     ctx.chan
         .report_ready_and_wait_detach()
         .step(|| "wait for the runtime to record the container".into())?;
+    DETACHED.store(true, Ordering::Relaxed);
 
     if let Some(dir) = &ctx.fifo_dir {
         wait_for_start(dir.as_raw_fd())?;

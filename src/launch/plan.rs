@@ -230,6 +230,39 @@ fn default_devices() -> Vec<DevicePlan> {
     .collect()
 }
 
+/// Only sysctls that belong to a namespace the container has of its own may be set: the
+/// rest would change the host (runc's rule and messages).
+fn check_sysctl(key: &str, has_ns: &dyn Fn(CloneFlags) -> bool) -> Result<()> {
+    let k = key.replace('/', ".");
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let need = if IPC.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
+        CloneFlags::CLONE_NEWIPC
+    } else if k.starts_with("net.") {
+        CloneFlags::CLONE_NEWNET
+    } else if k == "kernel.hostname" || k == "kernel.domainname" {
+        CloneFlags::CLONE_NEWUTS
+    } else {
+        return Err(Error::msg(format!(
+            "linux.sysctl: sysctl {key:?} is not in a separate kernel namespace"
+        )));
+    };
+    if !has_ns(need) {
+        return Err(Error::msg(format!(
+            "linux.sysctl: sysctl {key:?} is not allowed in the host's namespace"
+        )));
+    }
+    Ok(())
+}
+
 pub struct PlanInput<'a> {
     pub spec: &'a Spec,
     pub bundle: &'a Path,
@@ -434,6 +467,11 @@ impl Plan {
             .collect::<BTreeMap<_, _>>()
             .into_iter()
             .collect();
+        let has_ns =
+            |flag: CloneFlags| clone_flags.contains(flag) || join.iter().any(|j| j.flag == flag);
+        for (key, _) in &sysctl {
+            check_sysctl(key, &has_ns)?;
+        }
 
         // The process.
         let user = process.user();

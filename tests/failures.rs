@@ -1,0 +1,229 @@
+//! Bad input and wrong states: one clear line on stderr, exit 1, and nothing left behind.
+
+mod common;
+
+use common::{assert_no_leaks, id, Bundle, Hull};
+use serde_json::json;
+
+/// Creates `b` as a fresh id, expects failure with `phrase`, checks nothing leaked.
+fn fails_cleanly(hull: &Hull, b: &Bundle, phrase: &str) {
+    let id = id("bad");
+    let r = hull.create(b, &id);
+    assert_eq!(
+        r.code,
+        1,
+        "expected failure, got {r:?}",
+        r = (r.code, &r.stderr)
+    );
+    assert!(
+        r.stderr.starts_with("hull: ") && r.stderr.trim_end().lines().count() == 1,
+        "one line: {:?}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(phrase),
+        "{phrase:?} not in {:?}",
+        r.stderr
+    );
+    assert_no_leaks(hull, &id, b.path());
+    assert!(
+        std::fs::read_dir(hull.root.path())
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "state root not empty"
+    );
+}
+
+#[test]
+fn missing_and_malformed_config() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["true"]);
+    std::fs::remove_file(b.path().join("config.json")).unwrap();
+    fails_cleanly(&hull, &b, "config.json not found");
+    std::fs::write(
+        b.path().join("config.json"),
+        "{\"ociVersion\": \"1.0.2\", \"process\": ",
+    )
+    .unwrap();
+    fails_cleanly(&hull, &b, "invalid config");
+    std::fs::write(b.path().join("config.json"), "[]").unwrap();
+    fails_cleanly(&hull, &b, "invalid config");
+}
+
+#[test]
+fn invalid_fields_are_named() {
+    require_root!();
+    let hull = Hull::default();
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        (
+            "ociVersion",
+            Box::new(|c| c["ociVersion"] = json!("invalid")),
+        ),
+        (
+            "process.args",
+            Box::new(|c| c["process"]["args"] = json!([])),
+        ),
+        (
+            "process.cwd",
+            Box::new(|c| c["process"]["cwd"] = json!("relative")),
+        ),
+        (
+            "root.path",
+            Box::new(|c| c["root"]["path"] = json!("/no/such/rootfs")),
+        ),
+        (
+            "mounts[",
+            Box::new(|c| {
+                c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "bind", "source": "/no/such/src", "options": ["bind"]}))
+            }),
+        ),
+        (
+            "CAP_TEST",
+            Box::new(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_TEST"])),
+        ),
+        (
+            "listed twice",
+            Box::new(|c| {
+                c["linux"]["namespaces"] =
+                    json!([{"type": "pid"}, {"type": "pid"}, {"type": "mount"}])
+            }),
+        ),
+        (
+            "rlimits[0]",
+            Box::new(|c| {
+                c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}])
+            }),
+        ),
+        (
+            "not in a separate kernel namespace",
+            Box::new(|c| c["linux"]["sysctl"] = json!({"kernel.core_pattern": "|/tmp/x"})),
+        ),
+    ];
+    for (phrase, edit) in cases {
+        let mut b = Bundle::new(&["true"]);
+        b.edit(|c| edit(c));
+        fails_cleanly(&hull, &b, phrase);
+    }
+}
+
+#[test]
+fn missing_executable_has_podman_phrases() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["/no/such/binary"]);
+    fails_cleanly(&hull, &b, "no such file or directory");
+    let b = Bundle::new(&["nosuchcommand"]);
+    fails_cleanly(&hull, &b, "executable file not found in $PATH");
+    let b = Bundle::new(&["/etc/passwd"]);
+    fails_cleanly(&hull, &b, "permission denied");
+}
+
+#[test]
+fn failing_hooks_fail_create_and_clean_up() {
+    require_root!();
+    let hull = Hull::default();
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        let mut b = Bundle::new(&["true"]);
+        b.edit(|c| c["hooks"] = json!({kind: [{"path": "/bin/sh", "args": ["sh", "-c", "echo hook-broke >&2; exit 2"]}]}));
+        fails_cleanly(&hull, &b, "hook-broke");
+    }
+}
+
+#[test]
+fn duplicate_and_invalid_ids() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sleep", "100"]);
+    let id = id("dup");
+    assert_eq!(hull.create(&b, &id).code, 0);
+    let r = hull.create(&b, &id);
+    assert!(
+        r.code == 1 && r.stderr.contains("already exists"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        hull.status(&id),
+        "created",
+        "the first container is untouched"
+    );
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+    for bad in ["../escape", "a/b", "", "..", &"x".repeat(300), "new\nline"] {
+        let r = hull.create(&b, bad);
+        assert!(
+            r.code == 1 && r.stderr.contains("invalid container id"),
+            "{bad:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(std::fs::read_dir(hull.root.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn commands_on_unknown_ids() {
+    require_root!();
+    let hull = Hull::default();
+    for cmd in [
+        &["start", "nope"][..],
+        &["state", "nope"],
+        &["kill", "nope"],
+        &["delete", "nope"],
+    ] {
+        let r = hull.run(cmd);
+        assert!(
+            r.code == 1 && r.stderr.contains("container does not exist"),
+            "{cmd:?}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn start_after_exit_fails() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["true"]);
+    let id = id("once");
+    assert_eq!(hull.create(&b, &id).code, 0);
+    assert_eq!(hull.run_detached(&["start", &id]).code, 0);
+    hull.wait_status(&id, "stopped");
+    let r = hull.run(&["start", &id]);
+    assert!(
+        r.code == 1
+            && r.stderr
+                .contains("cannot start a container that has stopped"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(hull.run(&["delete", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn corrupt_state_is_reported_and_removed_by_force() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["true"]);
+    let (good, bad) = (id("good"), id("corrupt"));
+    assert_eq!(hull.create(&b, &good).code, 0);
+    std::fs::create_dir(hull.state_dir(&bad)).unwrap();
+    std::fs::write(hull.state_dir(&bad).join("state.json"), "{garbage").unwrap();
+    let r = hull.run(&["state", &bad]);
+    assert!(
+        r.code == 1 && r.stderr.contains("corrupt state file"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        hull.run(&["list", "-q"]).stdout,
+        format!("{good}\n"),
+        "list still lists the others"
+    );
+    assert_eq!(hull.run(&["delete", "-f", &bad]).code, 0);
+    assert!(!hull.state_dir(&bad).exists());
+    assert_eq!(hull.run(&["delete", "-f", &good]).code, 0);
+    assert_no_leaks(&hull, &good, b.path());
+}
