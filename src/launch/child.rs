@@ -180,6 +180,11 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         }
     }
 
+    // Without no_new_privs the filter can only be loaded with CAP_SYS_ADMIN: now, before
+    // the capabilities go (runc does the same).
+    if !p.no_new_privs {
+        load_seccomp(plan)?;
+    }
     if let Some(c) = &p.caps {
         drop_bounding(&c.bounding)?;
     }
@@ -210,6 +215,9 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     )?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask));
     reset_signals();
+    if p.no_new_privs {
+        load_seccomp(plan)?;
+    }
     // Nothing of ours crosses execve but stdio and the preserved fds.
     // SAFETY: plain syscall.
     let r = unsafe {
@@ -223,6 +231,15 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     Errno::result(r).step(|| "close_range".into())?;
     let e = nix::unistd::execve(&exe, &p.args, &p.env).unwrap_err();
     Err(e).step(|| format!("exec {:?}", exe))
+}
+
+fn load_seccomp(plan: &Plan) -> StepResult<()> {
+    if let Some(prog) = &plan.seccomp {
+        hull_seccomp::load(prog)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)))
+            .step(|| "load the seccomp filter".into())?;
+    }
+    Ok(())
 }
 
 fn prctl(op: i32, arg: u64) -> Result<(), Errno> {
