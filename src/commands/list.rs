@@ -95,7 +95,7 @@ mod tests {
         ];
         assert_eq!(
             super::tabulate(&rows),
-            "ID                  PID         STATUS\na-much-longer-id    1           running\n"
+            "ID                 PID         STATUS\na-much-longer-id   1           running\n"
         );
     }
 }

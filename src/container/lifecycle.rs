@@ -53,7 +53,13 @@ fn default_device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
         .and_then(|l| l.devices().clone())
         .unwrap_or_default()
     {
-        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
+        // The device cgroup knows char and block devices only (a fifo needs no rule).
+        let typ = match d.typ() {
+            LinuxDeviceType::U => LinuxDeviceType::C,
+            LinuxDeviceType::P | LinuxDeviceType::A => continue,
+            t => t,
+        };
+        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
     }
     rules
 }

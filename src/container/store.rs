@@ -300,10 +300,14 @@ mod tests {
         dir.write_state(&sample("c1")).unwrap();
         assert!(matches!(store.create("c1"), Err(Error::Exists)));
         assert_eq!(store.ids().unwrap(), vec!["c1".to_string()]);
+        // The lock is per open file: release ours before taking it again.
+        let path = dir.path.clone();
+        drop(dir);
         let back = store.open("c1").unwrap().read_state().unwrap();
         assert_eq!(back.id, "c1");
         assert_eq!(back.rootfs, PathBuf::from("/b/rootfs"));
-        dir.remove().unwrap();
+        store.open("c1").unwrap().remove().unwrap();
+        assert!(!path.exists());
         assert!(matches!(store.open("c1"), Err(Error::NotExist)));
         assert!(store.ids().unwrap().is_empty());
     }

@@ -133,29 +133,40 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         }
     }
 
-    let state_json;
-    if plan.has_new_mount_ns() || plan.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWNS) {
-        let devnull = rootfs::open_host_devnull()?;
-        let root = rootfs::prepare_root(plan)?;
-        rootfs::mount_all(plan, root.as_raw_fd())?;
-        rootfs::setup_dev(plan, root.as_raw_fd())?;
-        rootfs::ensure_cwd(root.as_raw_fd(), &plan.process.cwd)?;
-        state_json = ctx
-            .chan
-            .request_hooks()
-            .step(|| "wait for prestart/createRuntime hooks".into())?;
-        run_hooks_in_child(
-            "createContainer",
-            ctx.hooks
-                .as_ref()
-                .and_then(|h| h.create_container().clone()),
-            &state_json,
-        )?;
-        rootfs::mask_and_protect(plan, root.as_raw_fd(), &devnull)?;
-        rootfs::enter_root(plan, &root)?;
-    } else {
-        return Err(Errno::EINVAL).step(|| "a container needs a mount namespace".into());
+    // Without a mount namespace nothing may be mounted (it would land in the host's mount
+    // table): the process is only chrooted into the rootfs, as runc and crun do.
+    let has_mount_ns =
+        plan.has_new_mount_ns() || plan.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWNS);
+    let mut root = None;
+    let mut devnull = None;
+    if has_mount_ns {
+        devnull = Some(rootfs::open_host_devnull()?);
+        let fd = rootfs::prepare_root(plan)?;
+        rootfs::mount_all(plan, fd.as_raw_fd())?;
+        rootfs::setup_dev(plan, fd.as_raw_fd())?;
+        rootfs::ensure_cwd(fd.as_raw_fd(), &plan.process.cwd)?;
+        root = Some(fd);
     }
+    let state_json = ctx
+        .chan
+        .request_hooks()
+        .step(|| "wait for prestart/createRuntime hooks".into())?;
+    let hooks = ctx.hooks.as_ref();
+    run_hooks_in_child(
+        "createContainer",
+        hooks.and_then(|h| h.create_container().clone()),
+        &state_json,
+    )?;
+    if let (Some(root), Some(devnull)) = (&root, &devnull) {
+        rootfs::mask_and_protect(plan, root.as_raw_fd(), devnull)?;
+        rootfs::enter_root(plan, root)?;
+    }
+    if !has_mount_ns {
+        nix::unistd::chroot(&plan.rootfs)
+            .step(|| format!("chroot to {}", plan.rootfs.display()))?;
+        nix::unistd::chdir("/").step(|| "chdir /".into())?;
+    }
+    drop((root, devnull));
 
     let p = &plan.process;
     for (res, soft, hard) in &p.rlimits {
@@ -180,6 +191,18 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         }
     }
 
+    // Nothing of ours crosses execve but stdio and the preserved fds. Marked now: a seccomp
+    // profile need not allow close_range.
+    // SAFETY: plain syscall.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 + ctx.preserve_fds,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(r).step(|| "close_range".into())?;
     // Without no_new_privs the filter can only be loaded with CAP_SYS_ADMIN: now, before
     // the capabilities go (runc does the same).
     if !p.no_new_privs {
@@ -218,17 +241,6 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     if p.no_new_privs {
         load_seccomp(plan)?;
     }
-    // Nothing of ours crosses execve but stdio and the preserved fds.
-    // SAFETY: plain syscall.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3 + ctx.preserve_fds,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    Errno::result(r).step(|| "close_range".into())?;
     let e = nix::unistd::execve(&exe, &p.args, &p.env).unwrap_err();
     Err(e).step(|| format!("exec {:?}", exe))
 }

@@ -618,7 +618,7 @@ mod tests {
                 {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
                 {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "ro"]}
             ],
-            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "network", "path": "/proc/1/ns/net"}, {"type": "uts"}],
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "network", "path": "/proc/1/ns/net"}, {"type": "uts"}, {"type": "ipc"}],
                       "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],
                       "sysctl": {"net.ipv4.ip_forward": "1", "kernel.msgmax": "8192"},
                       "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"]}
@@ -642,7 +642,10 @@ mod tests {
         let p = build(base()).unwrap();
         assert_eq!(
             p.clone_flags,
-            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
+            CloneFlags::CLONE_NEWPID
+                | CloneFlags::CLONE_NEWNS
+                | CloneFlags::CLONE_NEWUTS
+                | CloneFlags::CLONE_NEWIPC
         );
         assert!(p.unshare_cgroup);
         assert_eq!(p.join.len(), 1);
@@ -721,12 +724,25 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("linux.devices[0]"));
+        let mut v = base();
+        v["linux"]["sysctl"] = serde_json::json!({"kernel.core_pattern": "|/x"});
+        assert!(build(v)
+            .unwrap_err()
+            .to_string()
+            .contains("not in a separate kernel namespace"));
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
+        assert!(build(v)
+            .unwrap_err()
+            .to_string()
+            .contains("is not allowed in the host's namespace"));
     }
 
     #[test]
     fn user_namespace_maps() {
         let mut v = base();
         v["linux"]["namespaces"] = serde_json::json!([{"type": "user"}, {"type": "mount"}]);
+        v["linux"]["sysctl"] = serde_json::json!({});
         v["linux"]["uidMappings"] =
             serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         v["linux"]["gidMappings"] =

@@ -104,7 +104,13 @@ fn mount_setattr(
 
 /// Makes the rootfs a mount of its own and returns an fd on it.
 pub fn prepare_root(plan: &Plan) -> StepResult<OwnedFd> {
-    mount(NONE, "/", NONE, plan.root_propagation, NONE).step(|| "set propagation of /".into())?;
+    // An unbindable / could not be bound onto itself: that mode is applied after pivot.
+    let initial = if plan.root_propagation.contains(MsFlags::MS_UNBINDABLE) {
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    } else {
+        plan.root_propagation
+    };
+    mount(NONE, "/", NONE, initial, NONE).step(|| "set propagation of /".into())?;
     // pivot_root refuses a new root whose parent mount is shared.
     make_parent_mount_private(&plan.rootfs)
         .step(|| "make the rootfs parent mount private".into())?;
