@@ -52,6 +52,7 @@ fn main() {
         eprintln!("hull: open log file: {e}");
         std::process::exit(1);
     }
+    logging::debug(&format!("{:?}", std::env::args().collect::<Vec<_>>()));
     match dispatch(&cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -56,7 +56,8 @@ fn missing_and_malformed_config() {
 fn invalid_fields_are_named() {
     require_root!();
     let hull = Hull::default();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "ociVersion",
             Box::new(|c| c["ociVersion"] = json!("invalid")),

@@ -36,7 +36,7 @@ fn create_start_kill_delete() {
     assert_eq!(hull.status(&id), "running");
     assert!(std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
         .unwrap()
-        .starts_with("sleep\01000"));
+        .starts_with("sleep\u{0}1000"));
     let again = hull.run(&["start", &id]);
     assert_ne!(again.code, 0);
     assert!(

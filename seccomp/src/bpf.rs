@@ -35,9 +35,9 @@ impl SeccompData {
             4 => self.arch,
             8 => self.instruction_pointer as u32,
             12 => (self.instruction_pointer >> 32) as u32,
-            16..=63 if off % 4 == 0 => {
+            16..=63 if off.is_multiple_of(4) => {
                 let a = self.args[((off - 16) / 8) as usize];
-                if (off - 16) % 8 == 0 {
+                if (off - 16).is_multiple_of(8) {
                     a as u32
                 } else {
                     (a >> 32) as u32

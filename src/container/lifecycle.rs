@@ -281,6 +281,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         }
     }
     dir.remove_exec_fifo()?;
+    wait_for_exec(&fifo, &state);
     crate::hooks::run_warn(
         "poststart",
         state
@@ -291,6 +292,27 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         &state_json(&state, Status::Running, state.pid),
     );
     Ok(())
+}
+
+/// Waits until the init has exec'd (or died): its write end of the fifo is close-on-exec,
+/// so the fifo hangs up then. startContainer hooks run before that, with their timeouts.
+fn wait_for_exec(fifo: &OwnedFd, state: &State) {
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(Errno::EINTR) if state.init_alive() => continue,
+            _ => {}
+        }
+        let hup = fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLHUP));
+        if hup || !state.init_alive() {
+            return;
+        }
+        // Anything else readable is not ours: drain it.
+        let mut b = [0u8; 64];
+        let _ = nix::unistd::read(fifo.as_raw_fd(), &mut b);
+    }
 }
 
 fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {

@@ -58,10 +58,6 @@ impl Store {
         Ok(Store { root })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn ensure_root(&self) -> Result<()> {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -242,10 +238,6 @@ impl ContainerDir {
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )
         .is_ok()
-    }
-
-    pub fn exec_fifo_path(&self) -> PathBuf {
-        self.path.join(EXEC_FIFO)
     }
 
     pub fn remove_exec_fifo(&self) -> Result<()> {

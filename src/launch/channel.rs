@@ -12,7 +12,7 @@
 //!
 //! A closed socket (EOF) from the child means it died without a word (killed, crashed).
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
@@ -94,10 +94,6 @@ impl Channel {
             SockFlag::SOCK_CLOEXEC,
         )?;
         Ok((Channel { fd: a }, Channel { fd: b }))
-    }
-
-    pub fn raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
     }
 
     pub fn send(&self, m: &Msg) -> Result<(), Errno> {

@@ -228,9 +228,12 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         .step(|| "wait for the runtime to record the container".into())?;
     DETACHED.store(true, Ordering::Relaxed);
 
-    if let Some(dir) = &ctx.fifo_dir {
-        wait_for_start(dir.as_raw_fd())?;
-    }
+    // Held open until execve closes it: `start` waits for that hang-up, so it returns
+    // (and poststart runs) only once the process was really executed.
+    let _fifo = match &ctx.fifo_dir {
+        Some(dir) => Some(wait_for_start(dir.as_raw_fd())?),
+        None => None,
+    };
     run_hooks_in_child(
         "startContainer",
         ctx.hooks.as_ref().and_then(|h| h.start_container().clone()),
@@ -392,8 +395,9 @@ fn find_executable(p: &super::plan::ProcessPlan) -> StepResult<CString> {
     Err(Errno::ENOENT).step(|| format!("exec: {name:?}: executable file not found in $PATH"))
 }
 
-/// Blocks until `start` opens the fifo for reading, then tells it we go on.
-fn wait_for_start(dir: RawFd) -> StepResult<()> {
+/// Blocks until `start` opens the fifo for reading, then tells it we go on. Returns the
+/// (close-on-exec) write end.
+fn wait_for_start(dir: RawFd) -> StepResult<OwnedFd> {
     let fd = nix::fcntl::openat(
         Some(dir),
         crate::container::EXEC_FIFO,
@@ -404,7 +408,7 @@ fn wait_for_start(dir: RawFd) -> StepResult<()> {
     // SAFETY: openat returned a new fd.
     let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
     nix::unistd::write(&fd, b"0").step(|| "write exec fifo".into())?;
-    Ok(())
+    Ok(fd)
 }
 
 /// The container starts with an empty signal mask and default dispositions (Rust ignores

@@ -84,13 +84,11 @@ pub struct ProcessPlan {
     pub oom_score_adj: Option<i32>,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
-    pub terminal: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub rootfs: PathBuf,
-    pub bundle: PathBuf,
     /// New namespaces made by clone (user, pid, mount, uts, ipc, net).
     pub clone_flags: CloneFlags,
     /// Made by the child with unshare after it is in its cgroup (cgroup) / for execve (time).
@@ -166,7 +164,7 @@ fn id_map(maps: &[LinuxIdMapping]) -> String {
 
 fn rlimit_resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType::*;
-    (match t {
+    match t {
         RlimitCpu => libc::RLIMIT_CPU,
         RlimitFsize => libc::RLIMIT_FSIZE,
         RlimitData => libc::RLIMIT_DATA,
@@ -183,7 +181,7 @@ fn rlimit_resource(t: PosixRlimitType) -> u32 {
         RlimitNice => libc::RLIMIT_NICE,
         RlimitRtprio => libc::RLIMIT_RTPRIO,
         RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 fn last_cap() -> u8 {
@@ -538,7 +536,6 @@ impl Plan {
             oom_score_adj: process.oom_score_adj(),
             apparmor_profile: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
             selinux_label: process.selinux_label().clone().filter(|p| !p.is_empty()),
-            terminal: process.terminal().unwrap_or(false),
         };
         for (i, (res, soft, hard)) in process_plan.rlimits.iter().enumerate() {
             if soft > hard {
@@ -555,7 +552,6 @@ impl Plan {
 
         Ok(Plan {
             rootfs: input.rootfs.to_path_buf(),
-            bundle: input.bundle.to_path_buf(),
             clone_flags,
             unshare_cgroup,
             unshare_time,
@@ -585,10 +581,6 @@ impl Plan {
             process: process_plan,
             seccomp,
         })
-    }
-
-    pub fn has_new_pid_ns(&self) -> bool {
-        self.clone_flags.contains(CloneFlags::CLONE_NEWPID)
     }
 
     pub fn has_new_mount_ns(&self) -> bool {
@@ -668,10 +660,7 @@ mod tests {
         assert!(caps.bounding.contains(&Capability::CAP_CHOWN));
         assert_eq!(caps.effective.len(), 1);
         assert!(caps.ambient.is_empty());
-        assert_eq!(
-            p.process.rlimits,
-            [(libc::RLIMIT_NOFILE as u32, 1024, 2048)]
-        );
+        assert_eq!(p.process.rlimits, [(libc::RLIMIT_NOFILE, 1024, 2048)]);
         assert_eq!(p.process.additional_gids, [5]);
         assert!(p.readonly_root);
     }

@@ -30,7 +30,7 @@ fn split_parent(path: &str) -> (&str, &str) {
 
 /// Flags a user namespace locks on a mount (they must be kept when remounting).
 fn locked_flags(fd: RawFd) -> MsFlags {
-    let Ok(st) = fstatvfs(&unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) else {
+    let Ok(st) = fstatvfs(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) else {
         return MsFlags::empty();
     };
     let f = st.flags();

@@ -1,0 +1,294 @@
+//! What config.json asks for is what the process inside sees: namespaces, rootfs, mounts,
+//! devices, masks, user, capabilities, rlimits, env, sysctl.
+
+mod common;
+
+use common::run_in;
+use serde_json::json;
+
+fn sh(script: &str) -> Vec<&str> {
+    vec!["sh", "-c", script]
+}
+
+fn ok(r: &common::Run) -> &str {
+    assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    &r.stdout
+}
+
+#[test]
+fn uts_pid_net_and_mount_namespaces() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["hostname"] = json!("box");
+            c["domainname"] = json!("example.org");
+        },
+        &sh("hostname; cat /proc/sys/kernel/domainname; echo pid=$$; ls /sys/class/net; readlink /proc/1/exe"),
+    );
+    let out = ok(&r);
+    assert!(out.starts_with("box\nexample.org\npid=1\n"), "{out}");
+    assert!(
+        out.contains("lo\n") && !out.contains("eth"),
+        "only loopback in a new net ns: {out}"
+    );
+    assert!(out.contains("/bin/busybox"), "{out}");
+}
+
+#[test]
+fn user_namespace_maps_ids() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            // Bound from the host in a user namespace: keep what sysfs/cgroup need simple.
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.retain(|m| m["type"] != "cgroup");
+        },
+        &sh("id -u; cat /proc/self/uid_map; ls -l /dev/null"),
+    );
+    let out = ok(&r);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"));
+    let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", "200000", "65536"]);
+    assert!(lines.next().unwrap().starts_with("crw-rw-rw-"), "{out}");
+}
+
+#[test]
+fn time_namespace_offsets() {
+    require_root!();
+    if !std::path::Path::new("/proc/self/ns/time").exists() {
+        eprintln!("skipped: kernel without time namespaces");
+        return;
+    }
+    let r = run_in(
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "time"}));
+            c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400 * 365, "nanosecs": 0}});
+        },
+        &sh("cut -d. -f1 /proc/uptime"),
+    );
+    let uptime: u64 = ok(&r).trim().parse().unwrap();
+    assert!(uptime >= 86400 * 365, "boottime offset applied: {uptime}");
+}
+
+#[test]
+fn readonly_root_mounts_masks_and_readonly_paths() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["mode=700", "size=1m"]}));
+            c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/hostetc", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]}));
+        },
+        &sh("touch /x 2>&1; stat -c %a /data; touch /data/ok && echo data-rw; \
+             touch /hostetc/x 2>&1; test -f /hostetc/hostname && echo bound; \
+             wc -c < /proc/kcore; (echo 1 > /proc/sys/kernel/shmmni) 2>&1; ls /sys/firmware | wc -l"),
+    );
+    let out = ok(&r);
+    assert!(out.contains("touch: /x: Read-only file system"), "{out}");
+    assert!(out.contains("700\ndata-rw"), "{out}");
+    assert!(
+        out.contains("touch: /hostetc/x: Read-only file system") && out.contains("bound"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n0\n"),
+        "/proc/kcore masked by /dev/null: {out}"
+    );
+    assert!(
+        out.contains("/proc/sys/kernel/shmmni: Read-only file system\n0\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn devices_and_dev_links() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o640, "uid": 0, "gid": 0}]);
+            c["linux"]["resources"]["devices"].as_array_mut().unwrap().push(json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}));
+        },
+        &sh("stat -c '%t:%T %a' /dev/null /dev/fuse /dev/zero; readlink /dev/fd; readlink /dev/ptmx; echo x > /dev/null && echo null-ok"),
+    );
+    let out = ok(&r);
+    assert!(out.contains("1:3 666\na:e5 640\n1:5 666\n"), "{out}");
+    assert!(out.contains("/proc/self/fd\npts/ptmx\nnull-ok"), "{out}");
+}
+
+#[test]
+fn user_groups_umask_env_cwd_home() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["process"]["user"] =
+                json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20], "umask": 0o077});
+            c["process"]["cwd"] = json!("/tmp");
+            c["process"]["env"] = json!(["PATH=/bin", "FOO=bar"]);
+        },
+        &sh("id; umask; pwd; echo $FOO $HOME"),
+    );
+    let out = ok(&r);
+    assert!(
+        out.starts_with("uid=1000(user) gid=1000(user) groups=10,20"),
+        "{out}"
+    );
+    assert!(out.contains("0077\n/tmp\nbar /home/user\n"), "{out}");
+}
+
+#[test]
+fn capabilities_no_new_privs_rlimits() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": [], "ambient": []});
+            c["process"]["noNewPrivileges"] = json!(true);
+            c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}]);
+        },
+        &sh("grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status; ulimit -n; ulimit -Hn"),
+    );
+    let out = ok(&r);
+    // CAP_CHOWN = bit 0, CAP_KILL = bit 5.
+    for want in [
+        "CapInh:\t0000000000000000",
+        "CapPrm:\t0000000000000020",
+        "CapEff:\t0000000000000020",
+        "CapBnd:\t0000000000000021",
+        "CapAmb:\t0000000000000000",
+        "NoNewPrivs:\t1",
+        "321\n654",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+}
+
+#[test]
+fn sysctl_in_the_containers_namespaces() {
+    require_root!();
+    let r = run_in(
+        |c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}),
+        &sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni"),
+    );
+    assert_eq!(ok(&r), "1\n1234\n");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/shmmni")
+            .unwrap()
+            .trim(),
+        "4096",
+        "host untouched"
+    );
+}
+
+#[test]
+fn oom_score_adj_is_set() {
+    require_root!();
+    let r = run_in(
+        |c| c["process"]["oomScoreAdj"] = json!(500),
+        &sh("cat /proc/self/oom_score_adj"),
+    );
+    assert_eq!(ok(&r), "500\n");
+}
+
+#[test]
+fn no_runtime_fd_reaches_the_container_but_preserved_ones() {
+    require_root!();
+    let hull = common::Hull::default();
+    let b = common::Bundle::new(&[
+        "sh",
+        "-c",
+        "ls /proc/self/fd | sort -n | tr '\\n' ' '; cat <&3",
+    ]);
+    let id = common::id("fds");
+    // fd 3 carries data and must be passed (--preserve-fds 1); fd 4 must not.
+    let script = format!(
+        "exec 3</etc/hostname 4</etc/hostname; exec {} --root {} run --preserve-fds 1 --bundle {} {}",
+        common::HULL,
+        hull.root.path().display(),
+        b.path().display(),
+        id
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ls itself opens one directory fd (the highest).
+    assert!(stdout.starts_with("0 1 2 3 4 "), "{stdout}");
+    assert!(!stdout.starts_with("0 1 2 3 4 5"), "{stdout}");
+    assert!(
+        stdout.contains(std::fs::read_to_string("/etc/hostname").unwrap().trim()),
+        "{stdout}"
+    );
+    common::assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn cgroup_limits_are_written_and_removed() {
+    require_root!();
+    if !std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+        eprintln!("skipped: no cgroup v1 memory controller on this host (the VM tests cover v2)");
+        return;
+    }
+    let r = run_in(
+        |c| {
+            c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+            c["linux"]["resources"]["pids"] = json!({"limit": 42});
+            c["linux"]["resources"]["cpu"] = json!({"shares": 512});
+        },
+        &sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares"),
+    );
+    assert_eq!(ok(&r), "67108864\n42\n512\n");
+}
+
+#[test]
+fn hooks_run_in_order_with_state() {
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("hooks.log");
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"{name} $(echo $s | grep -o '\"status\":\"[a-z]*\"')\" >> {}", log.display())]});
+    let r = run_in(
+        |c| {
+            // startContainer runs inside the container: the log dir is bound at the same path.
+            let dir = tmp.path().to_str().unwrap();
+            c["mounts"].as_array_mut().unwrap().push(
+                json!({"destination": dir, "type": "bind", "source": dir, "options": ["bind"]}),
+            );
+            c["hooks"] = json!({
+                "prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")],
+                "createContainer": [hook("createContainer")], "startContainer": [hook("startContainer")],
+                "poststart": [hook("poststart")], "poststop": [hook("poststop")]
+            })
+        },
+        &sh("echo ran"),
+    );
+    assert_eq!(ok(&r), "ran\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let order: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    // poststart races with the container's own exit; the rest is ordered.
+    let pos = |n: &str| {
+        order
+            .iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("{n} missing: {text}"))
+    };
+    assert!(
+        pos("prestart") < pos("createRuntime") && pos("createRuntime") < pos("createContainer")
+    );
+    assert!(pos("createContainer") < pos("startContainer") && pos("poststart") < pos("poststop"));
+    assert!(text.contains("prestart \"status\":\"created\""), "{text}");
+    assert!(text.contains("poststart \"status\":\"running\""), "{text}");
+    assert!(text.contains("poststop \"status\":\"stopped\""), "{text}");
+}
