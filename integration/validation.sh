@@ -3,15 +3,17 @@
 # against hull and print the pass count. Fails if a test that must pass does not.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SUITE=../shared/tools/oci-validation
 HULL=${HULL:-$PWD/target/x86_64-unknown-linux-gnu/release/hull}
-if [ ! -x "$SUITE/oci-validate.sh" ]; then
-  echo "validation: skipped: $SUITE is absent (it lives in the shared/ directory beside the repo)"
+if [ ! -x ../shared/tools/oci-validation/oci-validate.sh ]; then
+  echo "validation: skipped: ../shared/tools/oci-validation is absent (shared/ lives beside the repo)"
   exit 0
 fi
+SUITE=$(cd ../shared/tools/oci-validation && pwd)
 "$SUITE/setup.sh" >/dev/null 2>&1 || { echo "validation: setup of the suite failed" >&2; exit 1; }
-( cd /tmp && "$SUITE/oci-validate.sh" "$HULL" ) > target/validation.log 2>&1
 SUMMARY=$SUITE/results/hull.summary
+rm -f "$SUMMARY"
+( cd /tmp && "$SUITE/oci-validate.sh" "$HULL" ) > target/validation.log 2>&1
+grep -q '^TOTAL' "$SUMMARY" 2>/dev/null || { echo "validation: the suite did not run (target/validation.log)" >&2; exit 1; }
 cat "$SUMMARY"
 # Every test runc or crun passes on this host must pass; the rest are listed in README.md
 # with the reason.
@@ -19,7 +21,7 @@ MUST=integration/validation-must-pass.txt
 fail=0
 while read -r t; do
   [ -z "$t" ] && continue
-  line=$(grep "^$t " "$SUMMARY")
+  line=$(grep "^$t " "$SUMMARY") || { echo "validation: must-pass test $t did not run" >&2; fail=1; continue; }
   read -r _ frac status <<<"$line"
   ok=${frac%/*}; total=${frac#*/}
   if [ -n "${status:-}" ] || [ "$ok" != "$total" ]; then

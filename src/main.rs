@@ -23,6 +23,11 @@ use error::Result;
 
 fn dispatch(cli: &Cli) -> Result<i32> {
     let store = Store::new(&cli.root)?;
+    if cli.systemd_cgroup && matches!(cli.command, Command::Create(_) | Command::Run(_)) {
+        return Err(error::Error::msg(
+            "--systemd-cgroup: the systemd cgroup driver is not supported yet",
+        ));
+    }
     match &cli.command {
         Command::Spec(a) => commands::spec::run(a),
         Command::Create(a) => commands::create::run(&store, a),

@@ -9,7 +9,8 @@ fn caps() -> serde_json::Value {
 
 pub fn default_spec(rootless: bool) -> serde_json::Value {
     let mut v = serde_json::json!({
-        "ociVersion": crate::container::OCI_VERSION,
+        // runc's value: older tools (crun 1.8) refuse configs newer than they know.
+        "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},
