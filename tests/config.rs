@@ -292,3 +292,34 @@ fn hooks_run_in_order_with_state() {
     assert!(text.contains("poststart \"status\":\"running\""), "{text}");
     assert!(text.contains("poststop \"status\":\"stopped\""), "{text}");
 }
+
+#[test]
+fn personality_ioprio_scheduler_affinity() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["linux"]["personality"] = json!({"domain": "LINUX32"});
+            c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+            c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+            c["process"]["execCPUAffinity"] = json!({"final": "0"});
+        },
+        &sh("uname -m; grep -E '^Cpus_allowed_list' /proc/self/status; cut -d' ' -f19 /proc/self/stat; grep -E '^policy' /proc/self/sched || true"),
+    );
+    let out = ok(&r);
+    // LINUX32 makes uname report i686 on x86_64.
+    assert!(out.starts_with("i686\n"), "{out}");
+    assert!(out.contains("Cpus_allowed_list:\t0\n"), "{out}");
+    assert!(out.contains("\n7\n"), "nice 7: {out}");
+}
+
+#[test]
+fn io_priority_is_set() {
+    require_root!();
+    // The container's busybox has ionice.
+    let r = run_in(
+        |c| c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6}),
+        &sh("ionice -p $$"),
+    );
+    let out = ok(&r);
+    assert!(out.contains("best-effort") && out.contains('6'), "{out}");
+}

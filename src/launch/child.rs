@@ -84,6 +84,9 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
+    if let Some(cpus) = &plan.process.attrs.cpus_initial {
+        super::sched::set_affinity(cpus).step(|| "set the initial CPU affinity".into())?;
+    }
     ctx.chan
         .wait_for_proceed()
         .step(|| "wait for the parent".into())?;
@@ -179,6 +182,10 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
             .step(|| format!("set rlimit {res} to {soft}/{hard}"))?;
     }
     apply_lsm(p)?;
+    super::sched::apply(&p.attrs).map_err(|(what, errno)| StepError {
+        step: what.into(),
+        errno,
+    })?;
 
     // The cwd is entered as root (it may be unreadable to the user, as with runc), then
     // checked: a cwd reached through a leaked fd would lie outside the root.
@@ -243,6 +250,9 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     reset_signals();
     if p.no_new_privs {
         load_seccomp(plan)?;
+    }
+    if let Some(cpus) = &p.attrs.cpus_final {
+        super::sched::set_affinity(cpus).step(|| "set the final CPU affinity".into())?;
     }
     let e = nix::unistd::execve(&exe, &p.args, &p.env).unwrap_err();
     Err(e).step(|| format!("exec {:?}", exe))

@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod child;
 pub mod plan;
+pub mod sched;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 

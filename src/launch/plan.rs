@@ -82,6 +82,8 @@ pub struct ProcessPlan {
     /// None: the process keeps the capabilities it has (no `capabilities` in the config).
     pub caps: Option<CapsPlan>,
     pub oom_score_adj: Option<i32>,
+    /// personality, ioPriority, scheduler, memoryPolicy, execCPUAffinity.
+    pub attrs: super::sched::Attrs,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
 }
@@ -534,6 +536,7 @@ impl Plan {
             no_new_privs: process.no_new_privileges().unwrap_or(false),
             caps,
             oom_score_adj: process.oom_score_adj(),
+            attrs: super::sched::build(spec)?,
             apparmor_profile: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
             selinux_label: process.selinux_label().clone().filter(|p| !p.is_empty()),
         };
