@@ -10,4 +10,8 @@ cargo clippy --all-targets --locked -q -- -D warnings
 cargo test --locked --workspace 2>&1 | tee target/test.log
 grep -q '^test result: ok' target/test.log
 
+# Whatever the tests did in parallel, nothing of hull's may remain on the host.
+leaks=$(find /sys/fs/cgroup -maxdepth 3 -name '*hull*' 2>/dev/null; grep hull /proc/self/mountinfo || true)
+if [ -n "$leaks" ]; then echo "test: left behind after the tests:" >&2; echo "$leaks" >&2; exit 1; fi
+
 integration/validation.sh

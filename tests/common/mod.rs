@@ -244,16 +244,19 @@ pub fn assert_no_leaks(hull: &Hull, id: &str, bundle: &Path) {
         !hull.state_dir(id).exists(),
         "state dir of {id} left behind"
     );
-    for base in [
-        "/sys/fs/cgroup/memory/hull",
-        "/sys/fs/cgroup/pids/hull",
-        "/sys/fs/cgroup/cpu/hull",
-        "/sys/fs/cgroup/unified/hull",
-        "/sys/fs/cgroup/hull",
-    ] {
+    let mut bases = vec![PathBuf::from("/sys/fs/cgroup/hull")];
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        bases.push(h.path().join("hull"));
+    }
+    for base in bases {
         assert!(
-            !Path::new(base).join(id).exists(),
-            "cgroup {base}/{id} left behind"
+            !base.join(id).exists(),
+            "cgroup {}/{id} left behind",
+            base.display()
         );
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
