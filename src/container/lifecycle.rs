@@ -121,20 +121,14 @@ fn prepare(store: &Store, o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
     let layout =
         hull_cgroups::Layout::detect().context(|| "read the host's cgroup layout".into())?;
     let linux = spec.linux().clone().unwrap_or_default();
-    let cgroup = match linux.cgroups_path() {
-        Some(p) => hull_cgroups::plan(&layout, &p.to_string_lossy())?,
-        None => {
-            // `hull/` is ours: every container tries to remove it when it goes (it stays
-            // while others use it), or overlapping containers would leave it behind.
-            let mut c = hull_cgroups::plan(&layout, &format!("/hull/{}", o.id))?;
-            for leaf in c.leaves().map(|l| l.to_path_buf()).collect::<Vec<_>>() {
-                if let Some(parent) = leaf.parent().filter(|p| !c.owned.iter().any(|o| o == p)) {
-                    c.owned.insert(0, parent.to_path_buf());
-                }
-            }
-            c
-        }
+    // Default: one directory per container at the top of each hierarchy. A shared `hull/`
+    // parent cost ~2 ms a container (10 more cgroup mkdirs and rmdirs, see
+    // docs/DESIGN-NOTES.md) and races between overlapping containers.
+    let cg_path = match linux.cgroups_path() {
+        Some(p) => p.to_string_lossy().into_owned(),
+        None => format!("/hull-{}", o.id),
     };
+    let cgroup = hull_cgroups::plan(&layout, &cg_path)?;
     let root_dir =
         std::fs::File::open(&rootfs).context(|| format!("open rootfs {}", rootfs.display()))?;
     let passwd = crate::rootfs::resolve::read_in_root(root_dir.as_raw_fd(), "/etc/passwd", 4 << 20);

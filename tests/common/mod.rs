@@ -244,20 +244,16 @@ pub fn assert_no_leaks(hull: &Hull, id: &str, bundle: &Path) {
         !hull.state_dir(id).exists(),
         "state dir of {id} left behind"
     );
-    let mut bases = vec![PathBuf::from("/sys/fs/cgroup/hull")];
+    let mut dirs = vec![PathBuf::from(format!("/sys/fs/cgroup/hull-{id}"))];
     for h in std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
         .flatten()
     {
-        bases.push(h.path().join("hull"));
+        dirs.push(h.path().join(format!("hull-{id}")));
     }
-    for base in bases {
-        assert!(
-            !base.join(id).exists(),
-            "cgroup {}/{id} left behind",
-            base.display()
-        );
+    for dir in dirs {
+        assert!(!dir.exists(), "cgroup {} left behind", dir.display());
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let b = bundle.to_string_lossy();
