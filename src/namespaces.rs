@@ -65,9 +65,13 @@ pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd, Errno> 
         unsafe { libc::_exit(0) };
     }
     drop(r);
-    let result = write_id_maps(pid, uid_map, gid_map)
-        .map_err(|(_, e)| e)
-        .and_then(|_| open_ns(std::path::Path::new(&format!("/proc/{pid}/ns/user"))));
+    // Called from the container's init, whose pid namespace is not the one of /proc: the
+    // helper's pid only means something in a procfs of our own pid namespace.
+    let result = crate::proc::PrivateProc::open().and_then(|proc| {
+        proc.write(&format!("{pid}/uid_map"), uid_map)?;
+        proc.write(&format!("{pid}/gid_map"), gid_map)?;
+        proc.open_ns(pid, "user")
+    });
     drop(w);
     let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
     result

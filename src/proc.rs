@@ -51,6 +51,19 @@ impl PrivateProc {
         }
     }
 
+    /// `<pid>/ns/<ns>` of this instance (a magic link: plain openat, which is safe on a
+    /// procfs nobody else can reach).
+    pub fn open_ns(&self, pid: i32, ns: &str) -> Result<OwnedFd, Errno> {
+        let fd = nix::fcntl::openat(
+            Some(self.fd.as_raw_fd()),
+            format!("{pid}/ns/{ns}").as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        // SAFETY: openat returned a new fd.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
     /// Writes `value` to `rel` (e.g. `sys/net/ipv4/ip_forward`, `self/oom_score_adj`).
     pub fn write(&self, rel: &str, value: &str) -> Result<(), Errno> {
         let fd = crate::rootfs::resolve::openat2(

@@ -1,0 +1,195 @@
+//! Namespaces shared with the host or joined by path, --no-pivot, and a runtime killed in
+//! the middle of create.
+
+mod common;
+
+use common::{assert_no_leaks, id, Bundle, Hull};
+use serde_json::json;
+
+#[test]
+fn shared_host_pid_namespace_is_killed_whole() {
+    require_root!();
+    let hull = Hull::default();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "sleep 1000 & sleep 1000 & echo started > /dev/shm/x; wait",
+    ]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid")
+    });
+    let id = id("hostpid");
+    assert_eq!(hull.create(&b, &id).code, 0);
+    assert_eq!(hull.run_detached(&["start", &id]).code, 0);
+    let procs = format!("/sys/fs/cgroup/pids/hull-{id}/cgroup.procs");
+    let mut pids = Vec::new();
+    for _ in 0..200 {
+        pids = std::fs::read_to_string(&procs)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        if pids.len() >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(pids.len() >= 3, "sh and two sleeps in the cgroup: {pids:?}");
+    // Deleting must not leave the sleeps behind, though killing the init does not kill them.
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    for p in &pids {
+        let gone = std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|s| s.contains(") Z"))
+            .unwrap_or(true);
+        assert!(gone, "process {p} survived delete");
+    }
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn join_another_containers_namespaces_by_path() {
+    require_root!();
+    let hull = Hull::default();
+    let mut first = Bundle::new(&["sleep", "1000"]);
+    first.edit(|c| c["hostname"] = json!("first-host"));
+    let a = id("nsowner");
+    assert_eq!(
+        hull.run_detached(&["run", "-d", "--bundle", first.path().to_str().unwrap(), &a])
+            .code,
+        0
+    );
+    let pid = hull.state(&a)["pid"].as_i64().unwrap();
+    let mut second = Bundle::new(&["sh", "-c", "hostname; ls /sys/class/net | wc -l"]);
+    second.edit(|c| {
+        c.as_object_mut().unwrap().remove("hostname");
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "uts" || n["type"] == "network" || n["type"] == "ipc" {
+                n["path"] = json!(format!(
+                    "/proc/{pid}/ns/{}",
+                    if n["type"] == "network" {
+                        "net"
+                    } else {
+                        n["type"].as_str().unwrap()
+                    }
+                ));
+            }
+        }
+    });
+    let b = id("nsjoiner");
+    let r = hull.run_container(&second, &b);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "first-host\n1\n");
+    assert_no_leaks(&hull, &b, second.path());
+    assert_eq!(hull.run(&["delete", "-f", &a]).code, 0);
+    assert_no_leaks(&hull, &a, first.path());
+}
+
+#[test]
+fn no_pivot_and_recursive_readonly() {
+    require_root!();
+    let hull = Hull::default();
+    let mut b = Bundle::new(&["sh", "-c", "touch /hostdev/shm/x 2>&1; echo done"]);
+    b.edit(|c| {
+        // rro reaches the host /dev's submounts too (mount_setattr AT_RECURSIVE), which a
+        // plain "ro" remount would not.
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/hostdev", "type": "bind", "source": "/dev", "options": ["rbind", "rro"]}));
+    });
+    let id = id("nopivot");
+    let r = hull.run(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("touch: /hostdev/shm/x: Read-only file system\ndone"),
+        "{}",
+        r.stdout
+    );
+    assert!(!std::path::Path::new("/dev/shm/x").exists());
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn idmapped_bind_mount() {
+    require_root!();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("f"), "x").unwrap();
+    let r = common::run_in(
+        |c| {
+            c["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": "/mapped", "type": "bind", "source": src.path(), "options": ["bind", "idmap"],
+                // As runc: the maps go to the mount's user namespace as written, so files
+                // owned by containerID on disk show as hostID.
+                "uidMappings": [{"containerID": 0, "hostID": 1234, "size": 1}],
+                "gidMappings": [{"containerID": 0, "hostID": 4321, "size": 1}]
+            }));
+        },
+        &["stat", "-c", "%u:%g", "/mapped/f"],
+    );
+    if r.code != 0 && r.stderr.contains("idmapped mount") && r.stderr.contains("invalid argument") {
+        eprintln!(
+            "skipped: this filesystem does not support idmapped mounts: {}",
+            r.stderr
+        );
+        return;
+    }
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "1234:4321\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn runtime_killed_during_create_leaves_nothing_after_delete_force() {
+    require_root!();
+    let hull = Hull::default();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    // A slow createRuntime hook keeps create busy at a point where the state, the cgroup
+    // and the init all exist.
+    b.edit(|c| {
+        c["hooks"] =
+            json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "sleep 30"]}]})
+    });
+    let id = id("killed");
+    let mut child = hull
+        .cmd()
+        .args(["create", "--bundle", b.path().to_str().unwrap(), &id])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = hull.state_dir(&id).join("state.json");
+    for _ in 0..500 {
+        let made = std::fs::read_to_string(&state)
+            .map(|s| !s.contains("\"pid\":0"))
+            .unwrap_or(false);
+        if made {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let st = hull.run(&["state", &id]);
+    assert_eq!(
+        st.code, 0,
+        "the half-made container is visible: {}",
+        st.stderr
+    );
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    // The hook process (sleep 30) was the runtime's child; it is not the container's.
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "sh -c sleep 30"])
+        .status();
+    assert_no_leaks(&hull, &id, b.path());
+}
