@@ -106,18 +106,10 @@ impl Asm {
         self.push(JMP_JA, 0);
     }
 
-    /// if A == k goto `to` (any distance).
-    pub fn jump_if_eq_far(&mut self, k: u32, to: Label) {
+    /// if (A `op` k) goto `to`, at any distance; `op` is JMP_JEQ_K, JMP_JGE_K...
+    pub fn jump_far_if(&mut self, op: u16, k: u32, to: Label) {
         let skip = self.label();
-        self.jump(JMP_JEQ_K, k, Target::Next, Target::To(skip));
-        self.far_jump(to);
-        self.bind(skip);
-    }
-
-    /// if A >= k goto `to` (any distance).
-    pub fn jump_if_ge_far(&mut self, k: u32, to: Label) {
-        let skip = self.label();
-        self.jump(JMP_JGE_K, k, Target::Next, Target::To(skip));
+        self.jump(op, k, Target::Next, Target::To(skip));
         self.far_jump(to);
         self.bind(skip);
     }

@@ -204,10 +204,10 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, Error> {
     let l64 = asm.label();
     let l386 = asm.label();
     if want(Arch::ScmpArchX86_64) || want(Arch::ScmpArchX32) {
-        asm.jump_if_eq_far(x86_64.audit, l64);
+        asm.jump_far_if(bpf::JMP_JEQ_K, x86_64.audit, l64);
     }
     if want(Arch::ScmpArchX86) {
-        asm.jump_if_eq_far(i386.audit, l386);
+        asm.jump_far_if(bpf::JMP_JEQ_K, i386.audit, l386);
     }
     asm.ret(bad_arch);
 
@@ -216,7 +216,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, Error> {
         // x32 syscalls come with AUDIT_ARCH_X86_64 and the x32 bit set in the number.
         let lx32 = asm.label();
         asm.load_nr();
-        asm.jump_if_ge_far(X32_SYSCALL_BIT, lx32);
+        asm.jump_far_if(bpf::JMP_JGE_K, X32_SYSCALL_BIT, lx32);
         if want(Arch::ScmpArchX86_64) {
             emit_arch(&mut asm, &rules_for(profile, &x86_64)?, default);
         } else {
