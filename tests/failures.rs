@@ -228,3 +228,17 @@ fn corrupt_state_is_reported_and_removed_by_force() {
     assert_eq!(hull.run(&["delete", "-f", &good]).code, 0);
     assert_no_leaks(&hull, &good, b.path());
 }
+
+#[test]
+fn child_failing_before_its_cgroup_is_ready_reports_its_step() {
+    require_root!();
+    let hull = Hull::default();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().insert(
+            0,
+            json!({"destination": "/x", "type": "nosuchfs", "source": "none"}),
+        )
+    });
+    fails_cleanly(&hull, &b, "mount nosuchfs on /x: no such device");
+}

@@ -16,7 +16,6 @@ pub fn opts(a: &CreateArgs, wait_for_start: bool) -> CreateOpts<'_> {
 }
 
 pub fn run(store: &Store, a: &CreateArgs) -> Result<i32> {
-    let (_dir, _state, launched) = lifecycle::create(store, &opts(a, true))?;
-    launched.detach()?;
+    lifecycle::create(store, &opts(a, true))?;
     Ok(0)
 }

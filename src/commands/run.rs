@@ -58,7 +58,7 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
         })?;
     }
     let created = lifecycle::create(store, &super::create::opts(c, false));
-    let (dir, state, launched) = match created {
+    let (dir, state, pid) = match created {
         Ok(x) => x,
         Err(e) => {
             let _ = nix::sys::signal::sigprocmask(
@@ -69,8 +69,6 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
             return Err(e);
         }
     };
-    let pid = launched.pid;
-    launched.detach()?;
     crate::hooks::run_warn(
         "poststart",
         state

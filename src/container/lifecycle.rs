@@ -14,7 +14,7 @@ use oci_spec::runtime::{
 
 use super::{process_start_time, ContainerDir, Phase, State, Status, Store};
 use crate::error::{Context, Error, Result};
-use crate::launch::{self, plan::Plan, plan::PlanInput, Launched};
+use crate::launch::{self, plan::Plan, plan::PlanInput};
 
 pub struct CreateOpts<'a> {
     pub id: &'a str,
@@ -169,13 +169,13 @@ fn prepare(store: &Store, o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
     Ok((spec, plan, state))
 }
 
-/// Creates the container: on success the init is set up and waits (create) or is about
-/// to exec (run, after `Launched::detach`). On failure nothing is left.
-pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<(ContainerDir, State, Launched)> {
+/// Creates the container: on success the init is set up and waits on the exec fifo
+/// (create) or is exec'ing (run); returns its pid. On failure nothing is left.
+pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<(ContainerDir, State, i32)> {
     let (spec, plan, mut state) = prepare(store, o)?;
     let dir = store.create(o.id)?;
     match make(&dir, &spec, &plan, &mut state, o) {
-        Ok(launched) => Ok((dir, state, launched)),
+        Ok(pid) => Ok((dir, state, pid)),
         Err(e) => {
             if let Err(ce) = destroy(dir, &state, false) {
                 crate::logging::warn(&format!("cleanup after failed create: {ce}"));
@@ -191,7 +191,7 @@ fn make(
     plan: &Plan,
     state: &mut State,
     o: &CreateOpts<'_>,
-) -> Result<Launched> {
+) -> Result<i32> {
     // Recorded first: from here on, `delete` knows the cgroup and the pid file.
     dir.write_state(state)?;
     let fifo_dir = if o.wait_for_start {
@@ -218,12 +218,16 @@ fn make(
         on_cloned: &mut on_cloned,
         hook_state: &hook_state,
     })?;
+    // Released first, so that the child's last steps overlap our writes below; if they
+    // fail, `create` fails and destroy kills the child (whose pid the state already has).
+    let pid = launched.pid;
+    launched.detach()?;
     if let Some(p) = &state.pid_file {
-        write_pid_file(p, launched.pid)?;
+        write_pid_file(p, pid)?;
     }
     state.phase = Phase::Created;
     dir.write_state(state)?;
-    Ok(launched)
+    Ok(pid)
 }
 
 /// `start`: releases an init that waits on the exec fifo, then runs poststart hooks.

@@ -119,6 +119,15 @@ impl Channel {
         }
     }
 
+    /// A message already waiting, without blocking.
+    pub fn try_recv(&self) -> Option<Msg> {
+        let mut buf = vec![0u8; MAX_MSG];
+        match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+            Ok(n) if n > 0 => Msg::decode(&buf[..n]),
+            _ => None,
+        }
+    }
+
     // Intent-named calls, child side.
 
     /// Blocks until the parent has placed us in the cgroup and written the id maps.

@@ -72,6 +72,30 @@ pub fn run(ctx: ChildContext<'_>) -> ! {
 
 enum Never {}
 
+/// The parent's `Proceed` (cgroup placed, id maps written), awaited once and as late as
+/// possible; then the cgroup namespace, which must be rooted at the container's cgroup.
+struct CgroupGate<'a> {
+    ctx: &'a ChildContext<'a>,
+    open: bool,
+}
+
+impl CgroupGate<'_> {
+    fn pass(&mut self) -> StepResult<()> {
+        if !self.open {
+            self.ctx
+                .chan
+                .wait_for_proceed()
+                .step(|| "wait for the parent".into())?;
+            if self.ctx.plan.unshare_cgroup {
+                unshare(CloneFlags::CLONE_NEWCGROUP)
+                    .step(|| "unshare the cgroup namespace".into())?;
+            }
+            self.open = true;
+        }
+        Ok(())
+    }
+}
+
 /// Set once the parent has let go (this process is a fork: the static is its own).
 static DETACHED: AtomicBool = AtomicBool::new(false);
 
@@ -87,11 +111,11 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     if let Some(cpus) = &plan.process.attrs.cpus_initial {
         super::sched::set_affinity(cpus).step(|| "set the initial CPU affinity".into())?;
     }
-    ctx.chan
-        .wait_for_proceed()
-        .step(|| "wait for the parent".into())?;
-
+    // Everything up to the first cgroup mount runs while the parent moves us into our
+    // cgroup; a new user namespace needs its id maps before anything else.
+    let mut gate = CgroupGate { ctx, open: false };
     if plan.uid_map.is_some() {
+        gate.pass()?;
         // Root of the new user namespace.
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
             .step(|| "setgid 0 in the user namespace".into())?;
@@ -102,9 +126,6 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         let fd =
             namespaces::open_ns(&j.path).step(|| format!("open namespace {}", j.path.display()))?;
         namespaces::setns(&fd, j.flag).step(|| format!("join namespace {}", j.path.display()))?;
-    }
-    if plan.unshare_cgroup {
-        unshare(CloneFlags::CLONE_NEWCGROUP).step(|| "unshare the cgroup namespace".into())?;
     }
     if plan.unshare_time {
         // Takes effect at execve; the offsets must be written before any process enters.
@@ -145,11 +166,12 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     if has_mount_ns {
         devnull = Some(rootfs::open_host_devnull()?);
         let fd = rootfs::prepare_root(plan)?;
-        rootfs::mount_all(plan, fd.as_raw_fd())?;
+        rootfs::mount_all(plan, fd.as_raw_fd(), &mut || gate.pass())?;
         rootfs::setup_dev(plan, fd.as_raw_fd())?;
         rootfs::ensure_cwd(fd.as_raw_fd(), &plan.process.cwd)?;
         root = Some(fd);
     }
+    gate.pass()?;
     let state_json = ctx
         .chan
         .request_hooks()

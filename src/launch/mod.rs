@@ -156,6 +156,12 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             chan: parent_chan,
         }),
         Err(e) => {
+            // The child works while we place it, so it may have failed first: its own
+            // report says more than the broken pipe or ESRCH that followed.
+            let e = match parent_chan.try_recv() {
+                Some(Msg::Failed { step, errno, .. }) => child_error(&step, errno),
+                _ => e,
+            };
             kill();
             Err(e)
         }

@@ -156,9 +156,17 @@ fn make_parent_mount_private(rootfs: &std::path::Path) -> Result<(), Errno> {
     }
 }
 
-/// Every mount of config.json, in order.
-pub fn mount_all(plan: &Plan, root: RawFd) -> StepResult<()> {
+/// Every mount of config.json, in order. `before_cgroup` runs before the first cgroup
+/// mount (the child must be in its cgroup and cgroup namespace by then).
+pub fn mount_all(
+    plan: &Plan,
+    root: RawFd,
+    before_cgroup: &mut dyn FnMut() -> StepResult<()>,
+) -> StepResult<()> {
     for m in &plan.mounts {
+        if matches!(m.kind, MountKind::Cgroup) {
+            before_cgroup()?;
+        }
         mount_one(plan, root, m)?;
     }
     Ok(())
