@@ -400,6 +400,11 @@ impl Plan {
                     }
                 }
             };
+            if opts.tmpcopyup {
+                return Err(Error::msg(format!(
+                    "mounts[{i}] ({dest}): tmpcopyup is not supported yet"
+                )));
+            }
             if idmap.is_some() && !matches!(kind, MountKind::Bind { .. }) {
                 return Err(Error::msg(format!(
                     "mounts[{i}] ({dest}): idmap is only supported for bind mounts"
@@ -716,6 +721,12 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("linux.devices[0]"));
+        let mut v = base();
+        v["mounts"][1]["options"] = serde_json::json!(["tmpcopyup"]);
+        assert!(build(v)
+            .unwrap_err()
+            .to_string()
+            .contains("mounts[1] (/dev): tmpcopyup"));
         let mut v = base();
         v["linux"]["sysctl"] = serde_json::json!({"kernel.core_pattern": "|/x"});
         assert!(build(v)

@@ -105,6 +105,8 @@ pub struct MountOptions {
     pub attr_clr: u64,
     /// `idmap` / `ridmap`: Some(recursive).
     pub idmap: Option<bool>,
+    /// runc's extension (copy the directory's content into the new tmpfs): refused by the
+    /// plan until it is implemented.
     pub tmpcopyup: bool,
     pub data: Vec<String>,
 }
