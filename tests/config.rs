@@ -238,19 +238,30 @@ fn no_runtime_fd_reaches_the_container_but_preserved_ones() {
 #[test]
 fn cgroup_limits_are_written_and_removed() {
     require_root!();
-    if !std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
-        eprintln!("skipped: no cgroup v1 memory controller on this host (the VM tests cover v2)");
+    // Read back inside the container, through its cgroup namespace and cgroup mount.
+    let (files, expect) = if std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+        .exists()
+    {
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares", "67108864\n42\n512\n")
+    } else if std::path::Path::new("/sys/fs/cgroup/cgroup.subtree_control").exists() {
+        // v2: 512 shares are cpu.weight 20 (runc's conversion).
+        (
+            "/sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.weight",
+            "67108864\n42\n20\n",
+        )
+    } else {
+        eprintln!("skipped: neither cgroup v1 memory nor cgroup v2 is mounted");
         return;
-    }
+    };
     let r = run_in(
         |c| {
             c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
             c["linux"]["resources"]["pids"] = json!({"limit": 42});
             c["linux"]["resources"]["cpu"] = json!({"shares": 512});
         },
-        &sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares"),
+        &sh(&format!("cat {files}")),
     );
-    assert_eq!(ok(&r), "67108864\n42\n512\n");
+    assert_eq!(ok(&r), expect);
 }
 
 #[test]

@@ -128,14 +128,18 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         namespaces::setns(&fd, j.flag).step(|| format!("join namespace {}", j.path.display()))?;
     }
     if plan.unshare_time {
-        // Takes effect at execve; the offsets must be written before any process enters.
-        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
-            .step(|| "unshare the time namespace".into())?;
+        // unshare makes it for our children only; the offsets must be written before any
+        // process enters it; then we enter it ourselves (execve does not on kernels < 6.3).
+        let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+        unshare(time).step(|| "unshare the time namespace".into())?;
         if !plan.time_offsets.is_empty() {
             std::fs::write("/proc/self/timens_offsets", &plan.time_offsets)
                 .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
                 .step(|| "write /proc/self/timens_offsets".into())?;
         }
+        let ns = namespaces::open_ns(std::path::Path::new("/proc/self/ns/time_for_children"))
+            .step(|| "open the new time namespace".into())?;
+        namespaces::setns(&ns, time).step(|| "enter the new time namespace".into())?;
     }
     if let Some(h) = &plan.hostname {
         nix::unistd::sethostname(h).step(|| format!("set hostname {h:?}"))?;
