@@ -99,7 +99,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 }
 
 /// Everything before anything is made: spec, paths, plan. Pure but for reads.
-fn prepare(store: &Store, o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
+fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
     super::id::validate(o.id)?;
     let bundle = absolute(o.bundle)?;
     let spec = crate::spec::load(&bundle)?;
@@ -165,14 +165,13 @@ fn prepare(store: &Store, o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
         }),
         config: Box::new(spec.clone()),
     };
-    let _ = store;
     Ok((spec, plan, state))
 }
 
 /// Creates the container: on success the init is set up and waits on the exec fifo
 /// (create) or is exec'ing (run); returns its pid. On failure nothing is left.
 pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<(ContainerDir, State, i32)> {
-    let (spec, plan, mut state) = prepare(store, o)?;
+    let (spec, plan, mut state) = prepare(o)?;
     let dir = store.create(o.id)?;
     match make(&dir, &spec, &plan, &mut state, o) {
         Ok(pid) => Ok((dir, state, pid)),
@@ -448,9 +447,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     };
     match status {
         Status::Stopped | Status::Created => {}
-        s if force => {
-            let _ = s;
-        }
+        _ if force => {}
         s => {
             return Err(Error::msg(format!(
                 "cannot delete container {id} that is not stopped: {s}"
