@@ -7,7 +7,7 @@ use nix::unistd::Pid;
 
 use crate::cli::RunArgs;
 use crate::container::{lifecycle, Store};
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// Waits for `pid`, forwarding every signal we receive; returns its exit code
 /// (128 + signal when killed). As a subreaper, reaps orphans too.
@@ -23,10 +23,7 @@ fn wait_forwarding(pid: i32, mask: &SigSet) -> Result<i32> {
                 Ok(_) => continue,
             }
         }
-        let sig = mask.wait().map_err(|e| Error::Sys {
-            context: "wait for signals".into(),
-            errno: e,
-        })?;
+        let sig = mask.wait().context(|| "wait for signals".into())?;
         if sig != Signal::SIGCHLD {
             let _ = nix::sys::signal::kill(child, sig);
         }
@@ -52,10 +49,7 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
         mask.remove(s);
     }
     if !a.detach {
-        mask.thread_set_mask().map_err(|e| Error::Sys {
-            context: "block signals".into(),
-            errno: e,
-        })?;
+        mask.thread_set_mask().context(|| "block signals".into())?;
     }
     let created = lifecycle::create(store, &super::create::opts(c, false));
     let (dir, state, pid) = match created {

@@ -249,10 +249,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| Error::Sys {
-        context: "open exec fifo".into(),
-        errno: e,
-    })?;
+    .context(|| "open exec fifo".into())?;
     // SAFETY: openat returned a new fd.
     let fifo = unsafe { OwnedFd::from_raw_fd(fd) };
     loop {
@@ -263,24 +260,14 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
                     return Err(Error::msg("container init exited before start"));
                 }
             }
-            Err(e) => {
-                return Err(Error::Sys {
-                    context: "wait on exec fifo".into(),
-                    errno: e,
-                })
-            }
+            Err(e) => return Err(e).context(|| "wait on exec fifo".into()),
             Ok(_) => {
                 let mut b = [0u8; 1];
                 match nix::unistd::read(fifo.as_raw_fd(), &mut b) {
                     Ok(1) => break,
                     Ok(_) => return Err(Error::msg("container init exited before start")),
                     Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
-                    Err(e) => {
-                        return Err(Error::Sys {
-                            context: "read exec fifo".into(),
-                            errno: e,
-                        })
-                    }
+                    Err(e) => return Err(e).context(|| "read exec fifo".into()),
                 }
             }
         }

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Hooks;
 
-use crate::error::{errno_text, Error, Result};
+use crate::error::{errno_text, Context, Error, Result};
 use channel::{Channel, Msg};
 use plan::Plan;
 
@@ -27,10 +27,9 @@ impl Launched {
     /// Lets the child outlive us (it clears its parent-death signal) and go on to wait for
     /// `start` or exec.
     pub fn detach(self) -> Result<()> {
-        self.chan.send(&Msg::Detach).map_err(|e| Error::Sys {
-            context: "release the container init".into(),
-            errno: e,
-        })
+        self.chan
+            .send(&Msg::Detach)
+            .context(|| "release the container init".into())
     }
 }
 
@@ -65,27 +64,17 @@ fn child_error(step: &str, errno: i32) -> Error {
 /// and reaped); the caller undoes the rest.
 pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
     let plan = a.plan;
-    let (parent_chan, child_chan) = Channel::pair().map_err(|e| Error::Sys {
-        context: "socketpair".into(),
-        errno: e,
-    })?;
+    let (parent_chan, child_chan) = Channel::pair().context(|| "socketpair".into())?;
     // Joining a pid namespace only affects children: do it here, before clone.
     if let Some(p) = &plan.pid_ns_path {
-        let fd = crate::namespaces::open_ns(p).map_err(|e| Error::Sys {
-            context: format!("open pid namespace {}", p.display()),
-            errno: e,
-        })?;
-        crate::namespaces::setns(&fd, CloneFlags::CLONE_NEWPID).map_err(|e| Error::Sys {
-            context: format!("join pid namespace {}", p.display()),
-            errno: e,
-        })?;
+        let fd = crate::namespaces::open_ns(p)
+            .context(|| format!("open pid namespace {}", p.display()))?;
+        crate::namespaces::setns(&fd, CloneFlags::CLONE_NEWPID)
+            .context(|| format!("join pid namespace {}", p.display()))?;
     }
     // SAFETY: hull is single-threaded.
-    let pid =
-        unsafe { crate::namespaces::clone_fork(plan.clone_flags) }.map_err(|e| Error::Sys {
-            context: format!("clone with {:?}", plan.clone_flags),
-            errno: e,
-        })?;
+    let pid = unsafe { crate::namespaces::clone_fork(plan.clone_flags) }
+        .context(|| format!("clone with {:?}", plan.clone_flags))?;
     if pid == 0 {
         drop(parent_chan);
         let _ = nix::unistd::close(a.lock_fd);
@@ -115,10 +104,9 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             crate::namespaces::write_id_maps(pid, u, g)
                 .map_err(|(context, errno)| Error::Sys { context, errno })?;
         }
-        parent_chan.send(&Msg::Proceed).map_err(|e| Error::Sys {
-            context: "start the container init".into(),
-            errno: e,
-        })?;
+        parent_chan
+            .send(&Msg::Proceed)
+            .context(|| "start the container init".into())?;
         loop {
             match parent_chan.recv() {
                 Ok(Some(Msg::WantHooks)) => {
@@ -129,10 +117,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
                     }
                     parent_chan
                         .send(&Msg::HooksDone(state))
-                        .map_err(|e| Error::Sys {
-                            context: "resume the container init".into(),
-                            errno: e,
-                        })?;
+                        .context(|| "resume the container init".into())?;
                 }
                 Ok(Some(Msg::Ready)) => return Ok(()),
                 Ok(Some(Msg::Failed { step, errno, .. })) => return Err(child_error(&step, errno)),
@@ -177,10 +162,7 @@ pub fn fifo_dir_fd(dir: &crate::container::ContainerDir) -> Result<OwnedFd> {
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| Error::Sys {
-        context: "open state dir".into(),
-        errno: e,
-    })?;
+    .context(|| "open state dir".into())?;
     // SAFETY: openat returned a new fd.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
