@@ -61,6 +61,27 @@ pub enum Command {
     Kill(KillArgs),
     /// Delete any resources held by the container
     Delete(DeleteArgs),
+    /// Execute a new process inside the container
+    Exec(Box<ExecArgs>),
+    /// Suspend all processes of the container (cgroup freezer)
+    Pause(IdArg),
+    /// Resume all processes of a paused container
+    Resume(IdArg),
+    /// List the processes running inside a container
+    Ps(PsArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct PsArgs {
+    /// Output format: table or json
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Container id
+    pub id: String,
+    /// Options for the host's ps (default -ef)
+    #[arg(allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +116,70 @@ pub struct CreateArgs {
     /// Pass N additional file descriptors (3 .. 3+N-1) to the container
     #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
+    /// Path to an AF_UNIX socket that receives a pidfd of the container's init
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct ExecArgs {
+    /// Path to an AF_UNIX socket that receives the console's pseudoterminal master
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Path to an AF_UNIX socket that receives a pidfd of the new process
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// Current working directory in the container
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Set environment variables (NAME=VALUE)
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short, long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Additional gids
+    #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Path to the process.json
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process id to
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label for the process
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// AppArmor profile for the process
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// Set the no new privileges value for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to the bounding, effective, permitted and ambient sets
+    #[arg(short, long = "cap", value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Pass N additional file descriptors (3 .. 3+N-1) to the process
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Run in a sub-cgroup: PATH, or CONTROLLER[,CONTROLLER]:PATH (repeatable)
+    #[arg(long = "cgroup", value_name = "PATH")]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Container id
+    pub id: String,
+    /// Command and arguments
+    #[arg(allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug)]

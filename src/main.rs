@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod container;
 mod error;
+mod foreground;
 mod hooks;
 mod launch;
 mod logging;
@@ -12,6 +13,7 @@ mod proc;
 mod rootfs;
 mod signal;
 mod spec;
+mod terminal;
 mod timefmt;
 mod user;
 
@@ -37,6 +39,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::List(a) => commands::list::run(&store, a),
         Command::Kill(a) => commands::kill::run(&store, a),
         Command::Delete(a) => commands::delete::run(&store, a),
+        Command::Exec(a) => container::exec::exec(&store, a),
+        Command::Pause(a) => container::lifecycle::pause(&store, &a.id, true).map(|_| 0),
+        Command::Resume(a) => container::lifecycle::pause(&store, &a.id, false).map(|_| 0),
+        Command::Ps(a) => commands::ps::run(&store, a),
     }
 }
 
@@ -64,7 +70,13 @@ fn main() {
             let msg = e.to_string();
             logging::error(&msg);
             eprintln!("hull: {msg}");
-            std::process::exit(1);
+            // runc's exit code for a failed exec, which shims tell apart from the process's.
+            let code = if matches!(cli.command, Command::Exec(_)) {
+                255
+            } else {
+                1
+            };
+            std::process::exit(code);
         }
     }
 }

@@ -92,6 +92,75 @@ impl CgroupPaths {
     pub fn is_empty(&self) -> bool {
         self.v1.is_empty() && self.unified.is_none()
     }
+
+    /// Existing sub-cgroups for an `exec --cgroup` process: each `spec` is `PATH` (every
+    /// hierarchy) or `CTRL[,CTRL]:PATH` (v1 hierarchies with those controllers), PATH
+    /// relative to the container's cgroup, as runc takes them.
+    pub fn sub(&self, specs: &[String]) -> Result<CgroupPaths> {
+        let mut out = CgroupPaths {
+            v2: self.v2,
+            ..self.clone()
+        };
+        out.owned.clear();
+        for spec in specs {
+            let (ctrls, path) = match spec.split_once(':') {
+                Some((c, p)) => (Some(c), p),
+                None => (None, spec.as_str()),
+            };
+            let rel = path.trim_start_matches('/');
+            if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+                return Err(Error::Invalid(format!(
+                    "--cgroup {spec:?}: bad sub-cgroup path"
+                )));
+            }
+            let mut matched = false;
+            match ctrls {
+                None => {
+                    for (_, dir) in &mut out.v1 {
+                        *dir = dir.join(rel);
+                    }
+                    if let Some(d) = &mut out.unified {
+                        *d = d.join(rel);
+                    }
+                    matched = true;
+                }
+                Some(ctrls) => {
+                    for c in ctrls.split(',') {
+                        if let Some(i) = self
+                            .v1
+                            .iter()
+                            .position(|(name, _)| name.split(',').any(|n| n == c))
+                        {
+                            out.v1[i].1 = self.v1[i].1.join(rel);
+                            matched = true;
+                        } else if self.v2 && c.is_empty() {
+                            matched = true;
+                        }
+                    }
+                    if self.v2 {
+                        if let Some(d) = &self.unified {
+                            out.unified = Some(d.join(rel));
+                            matched = true;
+                        }
+                    }
+                }
+            }
+            if !matched {
+                return Err(Error::Invalid(format!(
+                    "--cgroup {spec:?}: no such controller in the container's cgroups"
+                )));
+            }
+        }
+        for dir in out.leaves() {
+            if !dir.is_dir() {
+                return Err(Error::Invalid(format!(
+                    "--cgroup: sub-cgroup {} does not exist",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Plans the paths for `cgroups_path` (absolute, or relative to the caller's own cgroup as
@@ -170,19 +239,71 @@ pub fn add_pid(paths: &CgroupPaths, pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// The pids in the container's cgroup (the pids controller's view, else any hierarchy).
+/// The pids in the container's cgroup and its sub-cgroups (the pids controller's view,
+/// else any hierarchy).
 pub fn pids(paths: &CgroupPaths) -> Result<Vec<i32>> {
     let dir = paths
         .controller_dir("pids")
         .or_else(|| paths.leaves().next())
         .ok_or_else(|| Error::Invalid("container has no cgroup".into()))?;
+    let mut out = Vec::new();
+    collect_pids(dir, &mut out)?;
+    Ok(out)
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
     let file = dir.join("cgroup.procs");
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+    match std::fs::read_to_string(&file) {
+        Ok(t) => out.extend(t.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io_err("read", &file)(e)),
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
     };
-    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            collect_pids(&e.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Freezes (or thaws) the container's cgroup and waits until the kernel says it is done.
+pub fn freeze(paths: &CgroupPaths, frozen: bool) -> Result<()> {
+    let (file, value, done_file, done): (PathBuf, &str, PathBuf, &str) = if paths.v2 {
+        let dir = paths
+            .unified
+            .as_deref()
+            .ok_or_else(|| Error::Invalid("container has no cgroup2 directory".into()))?;
+        let (v, d) = if frozen {
+            ("1", "frozen 1")
+        } else {
+            ("0", "frozen 0")
+        };
+        (dir.join("cgroup.freeze"), v, dir.join("cgroup.events"), d)
+    } else {
+        let dir = paths
+            .v1_dir("freezer")
+            .ok_or_else(|| Error::Invalid("the freezer cgroup controller is not mounted".into()))?;
+        let v = if frozen { "FROZEN" } else { "THAWED" };
+        (dir.join("freezer.state"), v, dir.join("freezer.state"), v)
+    };
+    for attempt in 0..1000 {
+        // v1 may stay FREEZING while a task is busy in the kernel: write again.
+        if attempt % 50 == 0 {
+            write_file(&file, value)?;
+        }
+        let now = std::fs::read_to_string(&done_file).map_err(io_err("read", &done_file))?;
+        if now.lines().any(|l| l.trim() == done) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(Error::Invalid(format!(
+        "{}: cgroup did not reach {value}",
+        file.display()
+    )))
 }
 
 /// True if the container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze).
@@ -275,5 +396,23 @@ mod tests {
     fn plan_rejects_dotdot() {
         let layout = Layout::fake_v1(&[]);
         assert!(plan(&layout, "/a/../../etc").is_err());
+    }
+
+    #[test]
+    fn exec_sub_cgroups() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mem, cpu) = (tmp.path().join("memory"), tmp.path().join("cpu,cpuacct"));
+        for d in [mem.join("c/sub"), cpu.join("c/other")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let layout = Layout::fake_v1(&[("memory", &mem), ("cpu,cpuacct", &cpu)]);
+        let p = plan(&layout, "/c").unwrap();
+        let s = p.sub(&["memory:sub".into(), "cpu:/other".into()]).unwrap();
+        assert_eq!(s.v1_dir("memory"), Some(mem.join("c/sub").as_path()));
+        assert_eq!(s.v1_dir("cpuacct"), Some(cpu.join("c/other").as_path()));
+        assert!(s.owned.is_empty(), "exec never removes cgroups");
+        assert!(p.sub(&["sub".into()]).is_err(), "cpu has no c/sub");
+        assert!(p.sub(&["memory:../x".into()]).is_err());
+        assert!(p.sub(&["blkio:sub".into()]).is_err());
     }
 }

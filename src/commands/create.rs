@@ -3,19 +3,21 @@ use crate::container::lifecycle::{self, CreateOpts};
 use crate::container::Store;
 use crate::error::Result;
 
-pub fn opts(a: &CreateArgs, wait_for_start: bool) -> CreateOpts<'_> {
+pub fn opts(a: &CreateArgs, wait_for_start: bool, detach: bool) -> CreateOpts<'_> {
     CreateOpts {
         id: &a.id,
         bundle: &a.bundle,
         pid_file: a.pid_file.as_deref(),
         console_socket: a.console_socket.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
         wait_for_start,
+        detach,
     }
 }
 
 pub fn run(store: &Store, a: &CreateArgs) -> Result<i32> {
-    lifecycle::create(store, &opts(a, true))?;
+    lifecycle::create(store, &opts(a, true, true))?;
     Ok(0)
 }

@@ -4,6 +4,7 @@ pub mod create;
 pub mod delete;
 pub mod kill;
 pub mod list;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod start;

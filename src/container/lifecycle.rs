@@ -21,10 +21,22 @@ pub struct CreateOpts<'a> {
     pub bundle: &'a Path,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
+    pub pidfd_socket: Option<&'a Path>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
     /// `create`: the init waits on the exec fifo for `start`. `run`: it goes straight on.
     pub wait_for_start: bool,
+    /// hull will not stay with the process (`create`, `run -d`).
+    pub detach: bool,
+}
+
+/// A container just made: its locked dir, state and init pid, and the pty master when
+/// hull relays the terminal of a foreground `run`.
+pub struct Created {
+    pub dir: ContainerDir,
+    pub state: State,
+    pub pid: i32,
+    pub console: Option<OwnedFd>,
 }
 
 /// Device cgroup rules every container needs (runc's list): mknod of anything, and the
@@ -83,7 +95,7 @@ fn state_json(state: &State, status: Status, pid: i32) -> Vec<u8> {
 }
 
 /// Writes the pid file as runc does: decimal, no newline, via a temp file and rename.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("pid"),
@@ -107,16 +119,11 @@ fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::msg("process must be set in config.json"))?;
-    if process.terminal().unwrap_or(false) {
-        if o.console_socket.is_none() && o.wait_for_start {
-            return Err(Error::msg(
-                "cannot allocate tty if hull will detach without setting console socket",
-            ));
-        }
-        return Err(Error::msg(
-            "process.terminal: terminals are not supported by this build yet",
-        ));
-    }
+    crate::terminal::check_console_args(
+        process.terminal().unwrap_or(false),
+        o.detach,
+        o.console_socket,
+    )?;
     let rootfs = crate::spec::rootfs_path(&bundle, &spec)?;
     let layout =
         hull_cgroups::Layout::detect().context(|| "read the host's cgroup layout".into())?;
@@ -170,11 +177,27 @@ fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
 
 /// Creates the container: on success the init is set up and waits on the exec fifo
 /// (create) or is exec'ing (run); returns its pid. On failure nothing is left.
-pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<(ContainerDir, State, i32)> {
+pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<Created> {
     let (spec, plan, mut state) = prepare(o)?;
+    let console = match plan.process.terminal {
+        true => Some(crate::terminal::ConsoleTarget::open(o.console_socket)?),
+        false => None,
+    };
+    let pidfd_socket = match o.pidfd_socket {
+        Some(p) => Some(
+            crate::terminal::connect_console_socket(p)
+                .context(|| format!("connect to pidfd socket {}", p.display()))?,
+        ),
+        None => None,
+    };
     let dir = store.create(o.id)?;
-    match make(&dir, &spec, &plan, &mut state, o) {
-        Ok(pid) => Ok((dir, state, pid)),
+    match make(&dir, &spec, &plan, &mut state, o, console, pidfd_socket) {
+        Ok((pid, console)) => Ok(Created {
+            dir,
+            state,
+            pid,
+            console,
+        }),
         Err(e) => {
             if let Err(ce) = destroy(dir, &state, false) {
                 crate::logging::warn(&format!("cleanup after failed create: {ce}"));
@@ -190,7 +213,9 @@ fn make(
     plan: &Plan,
     state: &mut State,
     o: &CreateOpts<'_>,
-) -> Result<i32> {
+    console: Option<crate::terminal::ConsoleTarget>,
+    pidfd_socket: Option<OwnedFd>,
+) -> Result<(i32, Option<OwnedFd>)> {
     // Recorded first: from here on, `delete` knows the cgroup and the pid file.
     dir.write_state(state)?;
     let fifo_dir = if o.wait_for_start {
@@ -213,6 +238,7 @@ fn make(
         hooks: spec.hooks().clone(),
         fifo_dir,
         preserve_fds: o.preserve_fds,
+        console: console.as_ref().map(|c| c.child_fd()),
         lock_fd: dir.fd().as_raw_fd(),
         on_cloned: &mut on_cloned,
         hook_state: &hook_state,
@@ -220,13 +246,20 @@ fn make(
     // Released first, so that the child's last steps overlap our writes below; if they
     // fail, `create` fails and destroy kills the child (whose pid the state already has).
     let pid = launched.pid;
+    let master = match console {
+        Some(c) => c.into_master()?,
+        None => None,
+    };
     launched.detach()?;
     if let Some(p) = &state.pid_file {
         write_pid_file(p, pid)?;
     }
+    if let Some(sock) = &pidfd_socket {
+        send_pidfd(sock, pid)?;
+    }
     state.phase = Phase::Created;
     dir.write_state(state)?;
-    Ok(pid)
+    Ok((pid, master))
 }
 
 /// `start`: releases an init that waits on the exec fifo, then runs poststart hooks.
@@ -314,8 +347,15 @@ fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// Sends a pidfd of `pid` over a connected `--pidfd-socket`.
+pub(crate) fn send_pidfd(sock: &OwnedFd, pid: i32) -> Result<()> {
+    let fd = pidfd_open(pid).context(|| format!("pidfd_open {pid}"))?;
+    crate::terminal::send_fd(sock.as_raw_fd(), fd.as_fd(), "pidfd")
+        .context(|| "send the pidfd to the pidfd socket".into())
+}
+
 /// A pidfd on the container's init, only if it is still the recorded process.
-fn init_pidfd(state: &State) -> Option<OwnedFd> {
+pub(crate) fn init_pidfd(state: &State) -> Option<OwnedFd> {
     let fd = pidfd_open(state.pid).ok()?;
     // Checked after the pidfd exists: from here the pid cannot be recycled under us.
     state.init_alive().then_some(fd)
@@ -335,31 +375,64 @@ fn pidfd_signal(fd: &OwnedFd, sig: i32) -> std::result::Result<(), Errno> {
     .map(|_| ())
 }
 
-/// Sends `sig` to the init (or, with `all`, to every process in the container's cgroup).
+/// Sends `sig` to the init, or to every process in the container's cgroup with `all` (and,
+/// as runc does, for SIGKILL when the container shares a pid namespace: killing its init
+/// would leave the rest running).
 pub fn signal(state: &State, sig: i32, all: bool) -> Result<()> {
-    if all {
+    let was_frozen = hull_cgroups::is_frozen(&state.cgroup);
+    if all || (sig == libc::SIGKILL && state.shared_pid_ns) {
+        // Frozen meanwhile, so that no process forks a child past the list.
+        let froze = !was_frozen && hull_cgroups::freeze(&state.cgroup, true).is_ok();
         for pid in hull_cgroups::pids(&state.cgroup)? {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::try_from(sig).ok(),
-            );
+            // SAFETY: plain kill; any signal number, real-time ones included.
+            unsafe { libc::kill(pid, sig) };
         }
-        return Ok(());
+        if froze {
+            let _ = hull_cgroups::freeze(&state.cgroup, false);
+        }
+    } else {
+        let fd = init_pidfd(state).ok_or(Error::NotRunning)?;
+        pidfd_signal(&fd, sig).map_err(|e| match e {
+            Errno::ESRCH => Error::NotRunning,
+            e => Error::Sys {
+                context: format!("signal {sig} to pid {}", state.pid),
+                errno: e,
+            },
+        })?;
     }
-    let fd = init_pidfd(state).ok_or(Error::NotRunning)?;
-    pidfd_signal(&fd, sig).map_err(|e| match e {
-        Errno::ESRCH => Error::NotRunning,
-        e => Error::Sys {
-            context: format!("signal {sig} to pid {}", state.pid),
-            errno: e,
-        },
-    })
+    if was_frozen && sig == libc::SIGKILL {
+        // Frozen tasks die only once thawed (v1).
+        let _ = hull_cgroups::freeze(&state.cgroup, false);
+    }
+    Ok(())
+}
+
+/// `pause` (freeze) or `resume` (thaw) the container's processes.
+pub fn pause(store: &Store, id: &str, frozen: bool) -> Result<()> {
+    let dir = store.open(id)?;
+    let state = dir.read_state()?;
+    match (frozen, state.status(&dir)) {
+        (true, Status::Running | Status::Created) => {}
+        (true, Status::Paused) => return Err(Error::msg("container already paused")),
+        (false, Status::Paused) => {}
+        (false, Status::Running | Status::Created) => {
+            return Err(Error::msg("container not paused"))
+        }
+        _ => return Err(Error::NotRunning),
+    }
+    hull_cgroups::freeze(&state.cgroup, frozen)?;
+    Ok(())
 }
 
 /// Kills every process of the container and waits until they are gone (up to 10 s).
 fn kill_everything(state: &State) -> Result<()> {
+    let frozen = hull_cgroups::is_frozen(&state.cgroup);
     if let Some(fd) = init_pidfd(state) {
         let _ = pidfd_signal(&fd, libc::SIGKILL);
+        if frozen {
+            // Frozen tasks die only once thawed (v1).
+            let _ = hull_cgroups::freeze(&state.cgroup, false);
+        }
         // Reap it if it is our child (a failed create); otherwise wait for it to exit.
         let _ = nix::sys::wait::waitpid(
             nix::unistd::Pid::from_raw(state.pid),
@@ -386,6 +459,9 @@ fn kill_everything(state: &State) -> Result<()> {
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
+        }
+        if hull_cgroups::is_frozen(&state.cgroup) {
+            let _ = hull_cgroups::freeze(&state.cgroup, false);
         }
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -2,6 +2,7 @@
 //! serialises commands on it, and its status, derived from the init process rather than
 //! trusted from the file.
 
+pub mod exec;
 pub mod id;
 mod store;
 

@@ -2,7 +2,7 @@
 //! (step + errno) to the parent, waits for `start`, and execs the container process.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use caps::{CapSet, CapsHashSet};
@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
 
 use super::channel::Channel;
-use super::plan::{CapsPlan, Plan};
+use super::plan::{CapsPlan, ExecPlan, Plan, ProcessPlan};
 use crate::namespaces;
 use crate::proc::PrivateProc;
 use crate::rootfs;
@@ -46,6 +46,8 @@ pub struct ChildContext<'a> {
     pub fifo_dir: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// Where the pty master goes when the process has a terminal.
+    pub console: Option<RawFd>,
 }
 
 /// Entry point in the child. Never returns.
@@ -71,6 +73,64 @@ pub fn run(ctx: ChildContext<'_>) -> ! {
 }
 
 enum Never {}
+
+/// What an `exec` child needs: its plan and the container's init to join.
+pub struct ExecChildContext<'a> {
+    pub plan: &'a ExecPlan,
+    pub chan: Channel,
+    /// pidfd of the container's init: setns through it joins all namespaces at once.
+    pub init: RawFd,
+    /// The init's root, for a container without a mount namespace of its own.
+    pub root: Option<OwnedFd>,
+    pub console: Option<RawFd>,
+    pub preserve_fds: u32,
+}
+
+/// Entry point of an `exec` child (already in the container's pid namespace). Never
+/// returns: it execs, or reports the failed step and exits.
+pub fn run_exec(ctx: ExecChildContext<'_>) -> ! {
+    match exec_into(&ctx) {
+        Ok(never) => match never {},
+        Err(e) => ctx.chan.report_failure(&e.step, e.errno as i32, ""),
+    }
+    // SAFETY: leaving the child without running the parent's destructors.
+    unsafe { libc::_exit(1) }
+}
+
+fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
+    let plan = ctx.plan;
+    let p = &plan.process;
+    prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
+        .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    ctx.chan
+        .wait_for_proceed()
+        .step(|| "wait for the parent".into())?;
+    if let Some(adj) = p.oom_score_adj {
+        // Still the host's /proc: nothing of the container's is joined yet.
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            .step(|| format!("write oom_score_adj {adj}"))?;
+    }
+    if !plan.join.is_empty() {
+        nix::sched::setns(
+            // SAFETY: the pidfd outlives this call.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(ctx.init) },
+            plan.join,
+        )
+        .step(|| format!("join the container's namespaces {:?}", plan.join))?;
+    }
+    if let Some(root) = &ctx.root {
+        nix::unistd::fchdir(root.as_raw_fd()).step(|| "enter the container's root".into())?;
+        nix::unistd::chroot(".").step(|| "chroot to the container's root".into())?;
+    }
+    if let Some(sock) = ctx.console {
+        setup_console(p, sock)?;
+    }
+    let exe = prepare_process(p, plan.seccomp.as_ref(), ctx.preserve_fds)?;
+    prctl(libc::PR_SET_PDEATHSIG, 0).step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    exec_process(p, plan.seccomp.as_ref(), &exe)
+}
 
 /// The parent's `Proceed` (cgroup placed, id maps written), awaited once and as late as
 /// possible; then the cgroup namespace, which must be rooted at the container's cgroup.
@@ -197,7 +257,54 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     }
     drop((root, devnull));
 
+    if let Some(sock) = ctx.console {
+        setup_console(&plan.process, sock)?;
+    }
     let p = &plan.process;
+    let exe = prepare_process(p, plan.seccomp.as_ref(), ctx.preserve_fds)?;
+
+    // From here the child only waits on the channel, whose EOF tells it the runtime died;
+    // the death signal would also fire when `create` exits normally after Detach.
+    prctl(libc::PR_SET_PDEATHSIG, 0).step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    ctx.chan
+        .report_ready_and_wait_detach()
+        .step(|| "wait for the runtime to record the container".into())?;
+    DETACHED.store(true, Ordering::Relaxed);
+
+    // Held open until execve closes it: `start` waits for that hang-up, so it returns
+    // (and poststart runs) only once the process was really executed.
+    let _fifo = match &ctx.fifo_dir {
+        Some(dir) => Some(wait_for_start(dir.as_raw_fd())?),
+        None => None,
+    };
+    run_hooks_in_child(
+        "startContainer",
+        ctx.hooks.as_ref().and_then(|h| h.start_container().clone()),
+        &state_json,
+    )?;
+    exec_process(p, plan.seccomp.as_ref(), &exe)
+}
+
+/// A new pty inside the container: its master goes out over `sock`, its peer becomes
+/// the process's controlling terminal and stdio.
+fn setup_console(p: &ProcessPlan, sock: RawFd) -> StepResult<()> {
+    let (master, peer) =
+        crate::terminal::open_pty().step(|| "open a pty in the container".into())?;
+    if let Some(size) = p.console_size {
+        crate::terminal::set_size(peer.as_fd(), size).step(|| "set the console size".into())?;
+    }
+    crate::terminal::send_fd(sock, master.as_fd(), "/dev/ptmx")
+        .step(|| "send the pty master to the console socket".into())?;
+    crate::terminal::become_console(peer).step(|| "make the pty the controlling terminal".into())
+}
+
+/// The process's own settings, shared by the init and `exec`: everything up to the point
+/// where only waiting and execve remain. Returns the executable's path.
+fn prepare_process(
+    p: &ProcessPlan,
+    seccomp: Option<&hull_seccomp::Program>,
+    preserve_fds: u32,
+) -> StepResult<CString> {
     for (res, soft, hard) in &p.rlimits {
         let lim = libc::rlimit {
             rlim_cur: *soft,
@@ -230,7 +337,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     let r = unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            3 + ctx.preserve_fds,
+            3 + preserve_fds,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
@@ -239,7 +346,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     // Without no_new_privs the filter can only be loaded with CAP_SYS_ADMIN: now, before
     // the capabilities go (runc does the same).
     if !p.no_new_privs {
-        load_seccomp(plan)?;
+        load_seccomp(seccomp)?;
     }
     if let Some(c) = &p.caps {
         drop_bounding(&c.bounding)?;
@@ -251,41 +358,29 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     if p.no_new_privs {
         prctl(libc::PR_SET_NO_NEW_PRIVS, 1).step(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
     }
-    let exe = find_executable(p)?;
+    find_executable(p)
+}
 
-    // From here the child only waits on the channel, whose EOF tells it the runtime died;
-    // the death signal would also fire when `create` exits normally after Detach.
-    prctl(libc::PR_SET_PDEATHSIG, 0).step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
-    ctx.chan
-        .report_ready_and_wait_detach()
-        .step(|| "wait for the runtime to record the container".into())?;
-    DETACHED.store(true, Ordering::Relaxed);
-
-    // Held open until execve closes it: `start` waits for that hang-up, so it returns
-    // (and poststart runs) only once the process was really executed.
-    let _fifo = match &ctx.fifo_dir {
-        Some(dir) => Some(wait_for_start(dir.as_raw_fd())?),
-        None => None,
-    };
-    run_hooks_in_child(
-        "startContainer",
-        ctx.hooks.as_ref().and_then(|h| h.start_container().clone()),
-        &state_json,
-    )?;
+/// The last steps, right before execve.
+fn exec_process(
+    p: &ProcessPlan,
+    seccomp: Option<&hull_seccomp::Program>,
+    exe: &CString,
+) -> StepResult<Never> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask));
     reset_signals();
     if p.no_new_privs {
-        load_seccomp(plan)?;
+        load_seccomp(seccomp)?;
     }
     if let Some(cpus) = &p.attrs.cpus_final {
         super::sched::set_affinity(cpus).step(|| "set the final CPU affinity".into())?;
     }
-    let e = nix::unistd::execve(&exe, &p.args, &p.env).unwrap_err();
+    let e = nix::unistd::execve(exe, &p.args, &p.env).unwrap_err();
     Err(e).step(|| format!("exec {:?}", exe))
 }
 
-fn load_seccomp(plan: &Plan) -> StepResult<()> {
-    if let Some(prog) = &plan.seccomp {
+fn load_seccomp(prog: Option<&hull_seccomp::Program>) -> StepResult<()> {
+    if let Some(prog) = prog {
         hull_seccomp::load(prog)
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)))
             .step(|| "load the seccomp filter".into())?;
@@ -309,7 +404,7 @@ fn run_hooks_in_child(
     })
 }
 
-fn apply_lsm(p: &super::plan::ProcessPlan) -> StepResult<()> {
+fn apply_lsm(p: &ProcessPlan) -> StepResult<()> {
     // Labels are written only where the LSM is enabled, as runc does.
     if let Some(profile) = &p.apparmor_profile {
         if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
@@ -409,7 +504,7 @@ fn set_caps(c: &CapsPlan) -> StepResult<()> {
 
 /// args[0], looked up in the process's PATH when it has no '/'. The errors carry the
 /// phrases podman maps to exit codes 127 and 126.
-fn find_executable(p: &super::plan::ProcessPlan) -> StepResult<CString> {
+fn find_executable(p: &ProcessPlan) -> StepResult<CString> {
     let name = p.args[0].to_str().unwrap_or_default();
     let check = |path: &str| -> Result<(), Errno> {
         let st = nix::sys::stat::stat(path)?;

@@ -39,6 +39,8 @@ pub struct LaunchArgs<'a> {
     /// O_PATH fd of the state dir when the init must wait for `start` on the exec fifo.
     pub fifo_dir: Option<OwnedFd>,
     pub preserve_fds: u32,
+    /// Where the child sends its pty master (the process has a terminal).
+    pub console: Option<std::os::fd::RawFd>,
     /// The locked state-dir fd: the child closes it at once, or the lock would live as
     /// long as the init and block `start`.
     pub lock_fd: std::os::fd::RawFd,
@@ -84,6 +86,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             fifo_dir: a.fifo_dir,
             preserve_fds: a.preserve_fds,
             hooks: a.hooks,
+            console: a.console,
         });
     }
     drop(child_chan);
@@ -165,4 +168,72 @@ pub fn fifo_dir_fd(dir: &crate::container::ContainerDir) -> Result<OwnedFd> {
     .context(|| "open state dir".into())?;
     // SAFETY: openat returned a new fd.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub struct ExecArgs<'a> {
+    pub plan: &'a plan::ExecPlan,
+    /// pidfd of the container's init.
+    pub init: &'a OwnedFd,
+    /// The init's root (`/proc/PID/root`), opened when the plan asks for a chroot.
+    pub root: Option<OwnedFd>,
+    pub console: Option<std::os::fd::RawFd>,
+    pub preserve_fds: u32,
+}
+
+/// Starts an `exec` process in the container and returns its pid once it has exec'd: the
+/// child's end of the channel is close-on-exec, so EOF without a `Failed` means execve
+/// succeeded. The process is our child (waitable, and the caller's subreaper sees it).
+pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
+    let plan = a.plan;
+    let (parent_chan, child_chan) = Channel::pair().context(|| "socketpair".into())?;
+    if plan.join_pid {
+        // Only our children enter it: the child is born inside the container's pid ns.
+        nix::sched::setns(a.init, CloneFlags::CLONE_NEWPID)
+            .context(|| "join the container's pid namespace".into())?;
+    }
+    // SAFETY: hull is single-threaded.
+    let pid = unsafe { crate::namespaces::clone_fork(CloneFlags::empty()) }
+        .context(|| "clone the exec process".into())?;
+    if pid == 0 {
+        drop(parent_chan);
+        child::run_exec(child::ExecChildContext {
+            plan,
+            chan: child_chan,
+            init: a.init.as_raw_fd(),
+            root: a.root,
+            console: a.console,
+            preserve_fds: a.preserve_fds,
+        });
+    }
+    drop(child_chan);
+    drop(a.root);
+    let result = (|| -> Result<()> {
+        if !plan.cgroup.is_empty() {
+            hull_cgroups::add_pid(&plan.cgroup, pid)?;
+        }
+        parent_chan
+            .send(&Msg::Proceed)
+            .context(|| "start the exec process".into())?;
+        match parent_chan.recv() {
+            Ok(None) => Ok(()),
+            Ok(Some(Msg::Failed { step, errno, .. })) => Err(child_error(&step, errno)),
+            Ok(Some(m)) => Err(Error::msg(format!(
+                "unexpected message from the exec process: {m:?}"
+            ))),
+            Err(e) => Err(e).context(|| "wait for the exec process".into()),
+        }
+    })();
+    match result {
+        Ok(()) => Ok(pid),
+        Err(e) => {
+            let e = match parent_chan.try_recv() {
+                Some(Msg::Failed { step, errno, .. }) => child_error(&step, errno),
+                _ => e,
+            };
+            let child = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            Err(e)
+        }
+    }
 }

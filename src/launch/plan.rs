@@ -86,6 +86,23 @@ pub struct ProcessPlan {
     pub attrs: super::sched::Attrs,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
+    /// `process.terminal`: the child makes a pty and sends its master out.
+    pub terminal: bool,
+    pub console_size: Option<crate::terminal::Size>,
+}
+
+/// An `exec`: the process, and what of the container it enters.
+#[derive(Debug, Clone)]
+pub struct ExecPlan {
+    pub process: ProcessPlan,
+    pub seccomp: Option<hull_seccomp::Program>,
+    /// The init's namespaces that differ from ours, joined at once through its pidfd.
+    /// The pid namespace is joined by the parent (it only applies to children).
+    pub join: CloneFlags,
+    pub join_pid: bool,
+    /// The container has no mount namespace of its own: chroot into the init's root.
+    pub chroot: bool,
+    pub cgroup: hull_cgroups::CgroupPaths,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +138,95 @@ pub struct Plan {
     pub cgroup: hull_cgroups::CgroupPaths,
     pub process: ProcessPlan,
     pub seccomp: Option<hull_seccomp::Program>,
+}
+
+impl ProcessPlan {
+    /// The process of `spec` (the container's, or an exec's put in its place), with HOME
+    /// from the rootfs's `passwd` when the env lacks it.
+    pub fn build(spec: &Spec, passwd: Option<&str>) -> Result<ProcessPlan> {
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::msg("process must be set in config.json"))?;
+        let user = process.user();
+        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            let home = passwd
+                .and_then(|p| crate::user::home_of(p, user.uid()))
+                .unwrap_or_else(|| "/".into());
+            env.push(format!("HOME={home}"));
+        }
+        let path_var = env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        let path_dirs = path_var
+            .split(':')
+            .map(|d| {
+                if d.is_empty() {
+                    ".".to_string()
+                } else {
+                    d.to_string()
+                }
+            })
+            .collect();
+        let args = process.args().as_deref().unwrap_or_default();
+        let caps = process.capabilities().as_ref().map(|c| {
+            let last = last_cap();
+            CapsPlan {
+                bounding: cap_set(c.bounding(), last),
+                effective: cap_set(c.effective(), last),
+                permitted: cap_set(c.permitted(), last),
+                inheritable: cap_set(c.inheritable(), last),
+                ambient: cap_set(c.ambient(), last),
+            }
+        });
+        let plan = ProcessPlan {
+            args: args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| cstring(a, &format!("process.args[{i}]")))
+                .collect::<Result<_>>()?,
+            env: env
+                .iter()
+                .enumerate()
+                .map(|(i, e)| cstring(e, &format!("process.env[{i}]")))
+                .collect::<Result<_>>()?,
+            path_dirs,
+            cwd: process.cwd().to_string_lossy().into_owned(),
+            uid: user.uid(),
+            gid: user.gid(),
+            additional_gids: user.additional_gids().clone().unwrap_or_default(),
+            umask: user.umask().unwrap_or(0o022),
+            rlimits: process
+                .rlimits()
+                .iter()
+                .flatten()
+                .map(|r| (rlimit_resource(r.typ()), r.soft(), r.hard()))
+                .collect(),
+            no_new_privs: process.no_new_privileges().unwrap_or(false),
+            caps,
+            oom_score_adj: process.oom_score_adj(),
+            attrs: super::sched::build(spec)?,
+            apparmor_profile: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
+            selinux_label: process.selinux_label().clone().filter(|p| !p.is_empty()),
+            terminal: process.terminal().unwrap_or(false),
+            console_size: process
+                .console_size()
+                .as_ref()
+                .map(|b| (b.height() as u16, b.width() as u16)),
+        };
+        for (i, (res, soft, hard)) in plan.rlimits.iter().enumerate() {
+            if soft > hard {
+                return Err(Error::msg(format!(
+                    "process.rlimits[{i}] (resource {res}): soft {soft} is above hard {hard}"
+                )));
+            }
+        }
+
+        Ok(plan)
+    }
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -277,11 +383,6 @@ impl Plan {
     pub fn build(input: PlanInput<'_>) -> Result<Plan> {
         let spec = input.spec;
         let linux = spec.linux().clone().unwrap_or_default();
-        let process = spec
-            .process()
-            .as_ref()
-            .ok_or_else(|| Error::msg("process must be set in config.json"))?;
-
         let mut clone_flags = CloneFlags::empty();
         let mut join = Vec::new();
         let mut pid_ns_path = None;
@@ -478,80 +579,7 @@ impl Plan {
             check_sysctl(key, &has_ns)?;
         }
 
-        // The process.
-        let user = process.user();
-        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("HOME=")) {
-            let home = input
-                .passwd
-                .as_deref()
-                .and_then(|p| crate::user::home_of(p, user.uid()))
-                .unwrap_or_else(|| "/".into());
-            env.push(format!("HOME={home}"));
-        }
-        let path_var = env
-            .iter()
-            .rev()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or(DEFAULT_PATH);
-        let path_dirs = path_var
-            .split(':')
-            .map(|d| {
-                if d.is_empty() {
-                    ".".to_string()
-                } else {
-                    d.to_string()
-                }
-            })
-            .collect();
-        let args = process.args().as_deref().unwrap_or_default();
-        let caps = process.capabilities().as_ref().map(|c| {
-            let last = last_cap();
-            CapsPlan {
-                bounding: cap_set(c.bounding(), last),
-                effective: cap_set(c.effective(), last),
-                permitted: cap_set(c.permitted(), last),
-                inheritable: cap_set(c.inheritable(), last),
-                ambient: cap_set(c.ambient(), last),
-            }
-        });
-        let process_plan = ProcessPlan {
-            args: args
-                .iter()
-                .enumerate()
-                .map(|(i, a)| cstring(a, &format!("process.args[{i}]")))
-                .collect::<Result<_>>()?,
-            env: env
-                .iter()
-                .enumerate()
-                .map(|(i, e)| cstring(e, &format!("process.env[{i}]")))
-                .collect::<Result<_>>()?,
-            path_dirs,
-            cwd: process.cwd().to_string_lossy().into_owned(),
-            uid: user.uid(),
-            gid: user.gid(),
-            additional_gids: user.additional_gids().clone().unwrap_or_default(),
-            umask: user.umask().unwrap_or(0o022),
-            rlimits: process
-                .rlimits()
-                .iter()
-                .flatten()
-                .map(|r| (rlimit_resource(r.typ()), r.soft(), r.hard()))
-                .collect(),
-            no_new_privs: process.no_new_privileges().unwrap_or(false),
-            caps,
-            oom_score_adj: process.oom_score_adj(),
-            attrs: super::sched::build(spec)?,
-            apparmor_profile: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
-            selinux_label: process.selinux_label().clone().filter(|p| !p.is_empty()),
-        };
-        for (i, (res, soft, hard)) in process_plan.rlimits.iter().enumerate() {
-            if soft > hard {
-                return Err(Error::msg(format!(
-                    "process.rlimits[{i}] (resource {res}): soft {soft} is above hard {hard}"
-                )));
-            }
-        }
+        let process_plan = ProcessPlan::build(spec, input.passwd.as_deref())?;
 
         let seccomp = match linux.seccomp() {
             Some(s) => Some(hull_seccomp::compile(s)?),

@@ -1,0 +1,223 @@
+//! `exec`: a new process in a running container. It joins the init's namespaces through a
+//! pidfd, enters the container's cgroup, and gets its own user, caps, rlimits, seccomp,
+//! cwd, env and terminal, through the same child steps as the init.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{Capability, Process, Spec};
+
+use super::{lifecycle, Status, Store};
+use crate::cli::ExecArgs;
+use crate::error::{Context, Error, Result};
+use crate::foreground::Foreground;
+use crate::launch::plan::{ExecPlan, ProcessPlan};
+use crate::terminal::{self, ConsoleTarget};
+
+/// The process to run: `--process FILE` as given, or the container's own process with the
+/// command line's args and overrides (runc's rules).
+fn exec_process(config: &Spec, a: &ExecArgs) -> Result<Process> {
+    if let Some(path) = &a.process {
+        let text =
+            std::fs::read(path).context(|| format!("read process file {}", path.display()))?;
+        let p: Process = serde_json::from_slice(&text)
+            .map_err(|e| Error::msg(format!("process file {}: {e}", path.display())))?;
+        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+            return Err(Error::msg(format!(
+                "process file {}: args must not be empty",
+                path.display()
+            )));
+        }
+        return Ok(p);
+    }
+    if a.command.is_empty() {
+        return Err(Error::msg("exec: args must not be empty"));
+    }
+    let mut p = config
+        .process()
+        .clone()
+        .ok_or_else(|| Error::msg("the container has no process"))?;
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.into());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    for e in &a.env {
+        // The later value wins: drop the earlier one (getenv would find it first).
+        let name = e.split('=').next().unwrap_or_default();
+        env.retain(|x| x.split('=').next() != Some(name));
+        env.push(e.clone());
+    }
+    p.set_env(Some(env));
+    let mut user = p.user().clone();
+    if let Some(u) = &a.user {
+        let bad = || Error::msg(format!("--user {u:?}: expected UID[:GID]"));
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u.parse().map_err(|_| bad())?, g.parse().map_err(|_| bad())?),
+            None => (u.parse().map_err(|_| bad())?, 0),
+        };
+        user.set_uid(uid).set_gid(gid);
+    }
+    if !a.additional_gids.is_empty() {
+        user.set_additional_gids(Some(a.additional_gids.clone()));
+    }
+    p.set_user(user);
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if let Some(prof) = &a.apparmor {
+        p.set_apparmor_profile(Some(prof.clone()));
+    }
+    if let Some(label) = &a.process_label {
+        p.set_selinux_label(Some(label.clone()));
+    }
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for name in &a.cap {
+            let cap: Capability = serde_json::from_value(serde_json::json!(name))
+                .map_err(|_| Error::msg(format!("--cap {name:?}: unknown capability")))?;
+            let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+                let mut s = set.clone().unwrap_or_default();
+                s.insert(cap);
+                Some(s)
+            };
+            let (b, e, pm) = (
+                add(caps.bounding()),
+                add(caps.effective()),
+                add(caps.permitted()),
+            );
+            caps.set_bounding(b).set_effective(e).set_permitted(pm);
+            // Never inheritable (CVE-2022-29162); so ambient only where the spec already
+            // made some inheritable, as runc does (the kernel refuses ambient otherwise).
+            if caps.inheritable().as_ref().is_some_and(|i| !i.is_empty()) {
+                let am = add(caps.ambient());
+                caps.set_ambient(am);
+            }
+        }
+        p.set_capabilities(Some(caps));
+    }
+    Ok(p)
+}
+
+/// (namespaces of `pid` that differ from ours, whether its pid namespace does).
+fn namespaces_to_join(pid: i32) -> Result<(CloneFlags, bool)> {
+    let differs = |name: &str| -> Result<bool> {
+        let theirs = match nix::sys::stat::stat(format!("/proc/{pid}/ns/{name}").as_str()) {
+            Ok(s) => s,
+            // A namespace type this kernel does not have.
+            Err(nix::errno::Errno::ENOENT) => return Ok(false),
+            Err(e) => return Err(e).context(|| format!("stat /proc/{pid}/ns/{name}")),
+        };
+        let ours = nix::sys::stat::stat(format!("/proc/self/ns/{name}").as_str())
+            .context(|| format!("stat /proc/self/ns/{name}"))?;
+        Ok((theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino))
+    };
+    let mut join = CloneFlags::empty();
+    for (name, flag) in [
+        ("user", CloneFlags::CLONE_NEWUSER),
+        ("mnt", CloneFlags::CLONE_NEWNS),
+        ("net", CloneFlags::CLONE_NEWNET),
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+        ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
+    ] {
+        if differs(name)? {
+            join |= flag;
+        }
+    }
+    Ok((join, differs("pid")?))
+}
+
+fn open_dir(path: &str, flags: OFlag) -> Result<OwnedFd> {
+    let fd = nix::fcntl::open(
+        path,
+        flags | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context(|| format!("open {path}"))?;
+    // SAFETY: open returned a new fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Runs `exec`; returns the process's exit code (foreground) or 0 (detached).
+pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
+    let dir = store.open(&a.id)?;
+    let state = dir.read_state()?;
+    match state.status(&dir) {
+        Status::Stopped => return Err(Error::msg("cannot exec in a stopped container")),
+        Status::Creating => return Err(Error::msg("cannot exec in a container being created")),
+        Status::Paused if !a.ignore_paused => {
+            return Err(Error::msg(
+                "cannot exec in a paused container (use --ignore-paused to override)",
+            ))
+        }
+        _ => {}
+    }
+    let init = lifecycle::init_pidfd(&state).ok_or(Error::NotRunning)?;
+    let process = exec_process(&state.config, a)?;
+    let terminal = process.terminal().unwrap_or(false);
+    terminal::check_console_args(terminal, a.detach, a.console_socket.as_deref())?;
+
+    let mut spec = (*state.config).clone();
+    spec.set_process(Some(process));
+    let root = open_dir(&format!("/proc/{}/root", state.pid), OFlag::O_RDONLY)?;
+    let passwd = crate::rootfs::resolve::read_in_root(root.as_raw_fd(), "/etc/passwd", 4 << 20);
+    let (join, join_pid) = namespaces_to_join(state.pid)?;
+    let plan = ExecPlan {
+        process: ProcessPlan::build(&spec, passwd.as_deref())?,
+        seccomp: match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(s) => Some(hull_seccomp::compile(s)?),
+            None => None,
+        },
+        join,
+        join_pid,
+        chroot: !join.contains(CloneFlags::CLONE_NEWNS),
+        cgroup: if a.cgroup.is_empty() {
+            state.cgroup.clone()
+        } else {
+            state.cgroup.sub(&a.cgroup)?
+        },
+    };
+    let console = match terminal {
+        true => Some(ConsoleTarget::open(a.console_socket.as_deref())?),
+        false => None,
+    };
+    let pidfd_socket = match &a.pidfd_socket {
+        Some(p) => Some(
+            terminal::connect_console_socket(p)
+                .context(|| format!("connect to pidfd socket {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let fg = if a.detach {
+        None
+    } else {
+        Some(Foreground::block()?)
+    };
+    let pid = crate::launch::spawn_exec(crate::launch::ExecArgs {
+        plan: &plan,
+        init: &init,
+        root: plan.chroot.then_some(root),
+        console: console.as_ref().map(|c| c.child_fd()),
+        preserve_fds: a.preserve_fds,
+    })
+    .map_err(|e| Error::msg(format!("exec failed: {e}")))?;
+    let master = match console {
+        Some(c) => c.into_master()?,
+        None => None,
+    };
+    if let Some(p) = &a.pid_file {
+        lifecycle::write_pid_file(p, pid)?;
+    }
+    if let Some(sock) = &pidfd_socket {
+        lifecycle::send_pidfd(sock, pid)?;
+    }
+    drop(dir); // the lock is not held while the process runs
+    match fg {
+        None => Ok(0),
+        Some(fg) => fg.wait(pid, master),
+    }
+}
