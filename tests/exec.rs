@@ -62,6 +62,7 @@ fn exec_output_exit_code_env_cwd_and_namespaces() {
     let mut b = Bundle::new(&["sleep", "1000"]);
     b.edit(|c| c["hostname"] = json!("box"));
     let id = running(&hull, &b, "exec");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
     let r = hull.run(&[
         "exec",
         "-e",
@@ -100,6 +101,7 @@ fn exec_output_exit_code_env_cwd_and_namespaces() {
     // A stopped container refuses exec.
     let b2 = Bundle::new(&["true"]);
     let id2 = running(&hull, &b2, "exec-stopped");
+    let _guard_id2 = common::DeleteOnPanic::new(&hull, &id2);
     hull.wait_status(&id2, "stopped");
     let r = hull.run(&["exec", &id2, "true"]);
     assert_eq!(r.code, 255);
@@ -117,6 +119,7 @@ fn exec_detached_writes_pid_file_and_joins_the_cgroup() {
     let hull = Hull::default();
     let b = Bundle::new(&["sleep", "1000"]);
     let id = running(&hull, &b, "execd");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
     let pidfile = b.path().join("exec.pid");
     let r = hull.run_detached(&[
         "exec",
@@ -166,6 +169,7 @@ fn exec_process_json_as_another_user_with_fewer_caps_and_the_seccomp_profile() {
         });
     });
     let id = running(&hull, &b, "execp");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
     let process = json!({
         "args": ["sh", "-c", "id -u; id -g; grep -E '^Cap(Eff|Bnd)' /proc/self/status; grep NoNewPrivs /proc/self/status; mkdir /tmp/x; echo mkdir=$?"],
         "cwd": "/",
@@ -226,6 +230,7 @@ fn pause_blocks_exec_until_resume_and_a_paused_container_is_killed_whole() {
     let hull = Hull::default();
     let b = Bundle::new(&["sh", "-c", "sleep 1000 & while true; do sleep 1; done"]);
     let id = running(&hull, &b, "pause");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
     assert_eq!(hull.run(&["pause", &id]).code, 0);
     assert_eq!(hull.status(&id), "paused");
     let list = hull.run(&["list", "-f", "json"]);
@@ -263,6 +268,7 @@ fn kill_all_signals_every_process() {
     // sh as pid 1 ignores SIGTERM from outside its namespace; its children do not.
     let b = Bundle::new(&["sh", "-c", "sleep 1000 & sleep 1001 & wait"]);
     let id = running(&hull, &b, "killall");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
     for _ in 0..100 {
         if cgroup_pids(&hull, &id).len() == 3 {
             break;
@@ -289,6 +295,7 @@ fn preserved_fds_reach_create_and_exec() {
     let hull = Hull::default();
     let b = Bundle::new(&["sh", "-c", "cat <&3; cat <&4 2>/dev/null || echo no-fd-4"]);
     let id = id("fds");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
     let file = b.path().join("payload");
     std::fs::write(&file, "through fd 3\n").unwrap();
     let f = std::fs::File::open(&file).unwrap();
@@ -327,6 +334,7 @@ fn preserved_fds_reach_create_and_exec() {
 
     let b = Bundle::new(&["sleep", "1000"]);
     let id = running(&hull, &b, "execfds");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
     std::fs::write(b.path().join("payload2"), "to exec\n").unwrap();
     let f2 = std::fs::File::open(b.path().join("payload2")).unwrap();
     let fd3 = std::os::fd::AsRawFd::as_raw_fd(&f2);

@@ -297,3 +297,27 @@ pub fn unique() -> u64 {
 pub fn id(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), unique())
 }
+
+/// Deletes a container (`delete -f`) when a test panics before its own cleanup, so a
+/// failing test leaves no process or cgroup for the suite's host-wide leak check.
+pub struct DeleteOnPanic<'a> {
+    hull: &'a Hull,
+    id: String,
+}
+
+impl<'a> DeleteOnPanic<'a> {
+    pub fn new(hull: &'a Hull, id: &str) -> Self {
+        DeleteOnPanic {
+            hull,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl Drop for DeleteOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.hull.run(&["delete", "-f", &self.id]);
+        }
+    }
+}
