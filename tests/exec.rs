@@ -357,3 +357,32 @@ fn preserved_fds_reach_create_and_exec() {
     );
     cleanup(&hull, &id, &b);
 }
+
+#[test]
+fn socket_activation_fds_pass_with_listen_env() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; cat <&3"]);
+    let id = id("listen");
+    let _guard = common::DeleteOnPanic::new(&hull, &id);
+    let file = b.path().join("socket-standin");
+    std::fs::write(&file, "activated\n").unwrap();
+    // LISTEN_PID must be hull's own pid: the shell's, which exec keeps.
+    let script = format!(
+        "exec 3<{} && LISTEN_PID=$$ LISTEN_FDS=1 exec {} --root {} run --bundle {} {}",
+        file.display(),
+        common::HULL,
+        hull.root.path().display(),
+        b.path().display(),
+        id
+    );
+    let r: common::Run = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "1 1\nactivated\n");
+    assert_no_leaks(&hull, &id, b.path());
+}

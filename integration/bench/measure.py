@@ -41,11 +41,24 @@ def one_lifecycle(rt, binary, i):
     return total
 
 
+def one_exec(rt, binary, i):
+    root = f"{work}/root-{rt}"
+    dt, rc = spawn([binary, "--root", root, "exec", f"sleeper-{rt}", "true"])
+    if rc != 0:
+        sys.exit(f"{rt} exec failed: {rc}")
+    return dt
+
+
 names = list(runtimes)
 for rt in names:
     os.makedirs(f"{work}/root-{rt}", exist_ok=True)
 results = {}
-for kind, fn in (("run", one_run), ("create+start+delete", one_lifecycle)):
+# exec goes into one long-running container per runtime.
+for rt in names:
+    _, rc = spawn([runtimes[rt], "--root", f"{work}/root-{rt}", "run", "-d", "--bundle", f"{work}/sleeper", f"sleeper-{rt}"])
+    if rc != 0:
+        sys.exit(f"{rt} run -d failed: {rc}")
+for kind, fn in (("run", one_run), ("create+start+delete", one_lifecycle), ("exec", one_exec)):
     times = {rt: [] for rt in names}
     for i in range(-3, n):  # three warm-up rounds
         order = names[i % 3:] + names[: i % 3]
@@ -54,6 +67,9 @@ for kind, fn in (("run", one_run), ("create+start+delete", one_lifecycle)):
             if i >= 0:
                 times[rt].append(dt)
     results[kind] = {rt: statistics.median(ts) * 1000 for rt, ts in times.items()}
+
+for rt in names:
+    spawn([runtimes[rt], "--root", f"{work}/root-{rt}", "delete", "-f", f"sleeper-{rt}"])
 
 print(f"hull benchmark: {n} interleaved rounds, medians in ms (busybox bundle, /bin/true)")
 print(f"{'':22}{'hull':>8}{'runc':>8}{'crun':>8}{'hull/runc':>11}{'hull/crun':>11}")

@@ -110,15 +110,43 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(p).map_err(|e| Error::msg(format!("bundle {}: {e}", p.display())))
 }
 
+/// systemd socket activation meant for us (LISTEN_PID is our pid): that many fds from 3
+/// go to the container, ahead of `--preserve-fds`, and its env gets LISTEN_FDS with
+/// LISTEN_PID=1, as runc does.
+fn socket_activation_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    match ours {
+        true => std::env::var("LISTEN_FDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        false => 0,
+    }
+}
+
 /// Everything before anything is made: spec, paths, plan. Pure but for reads.
 fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
     super::id::validate(o.id)?;
     let bundle = absolute(o.bundle)?;
-    let spec = crate::spec::load(&bundle)?;
+    let mut spec = crate::spec::load(&bundle)?;
     let process = spec
         .process()
         .as_ref()
         .ok_or_else(|| Error::msg("process must be set in config.json"))?;
+    let listen_fds = socket_activation_fds();
+    if listen_fds > 0 {
+        let mut p = process.clone();
+        let mut env = p.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={listen_fds}"));
+        env.push("LISTEN_PID=1".into());
+        p.set_env(Some(env));
+        spec.set_process(Some(p));
+    }
+    let process = spec.process().as_ref().expect("checked above");
     crate::terminal::check_console_args(
         process.terminal().unwrap_or(false),
         o.detach,
@@ -237,7 +265,7 @@ fn make(
         plan,
         hooks: spec.hooks().clone(),
         fifo_dir,
-        preserve_fds: o.preserve_fds,
+        preserve_fds: socket_activation_fds() + o.preserve_fds,
         console: console.as_ref().map(|c| c.child_fd()),
         lock_fd: dir.fd().as_raw_fd(),
         on_cloned: &mut on_cloned,
