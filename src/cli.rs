@@ -69,6 +69,20 @@ pub enum Command {
     Resume(IdArg),
     /// List the processes running inside a container
     Ps(PsArgs),
+    /// Display container events: OOM notices and resource usage statistics
+    Events(EventsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Display the container's stats once, then exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between stats events (a Go duration: 5s, 500ms)
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub interval: String,
+    /// Container id
+    pub id: String,
 }
 
 #[derive(Args, Debug)]

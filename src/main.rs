@@ -43,6 +43,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Pause(a) => container::lifecycle::pause(&store, &a.id, true).map(|_| 0),
         Command::Resume(a) => container::lifecycle::pause(&store, &a.id, false).map(|_| 0),
         Command::Ps(a) => commands::ps::run(&store, a),
+        Command::Events(a) => commands::events::run(&store, a),
     }
 }
 

@@ -48,6 +48,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn go_durations() {
+        use std::time::Duration;
+        assert_eq!(parse_go_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_go_duration("100ms"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "5", "s", "5x", "-1s"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn formats_like_go() {
         assert_eq!(rfc3339(0, 0, true), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400, 0, false), "2000-02-29T00:00:00Z");
@@ -57,4 +70,35 @@ mod tests {
         );
         assert_eq!(rfc3339(1_795_400_447, 5, false), "2026-11-23T02:20:47Z");
     }
+}
+
+/// A Go duration ("5s", "100ms", "1m30s", "1.5h"), as containerd passes `--interval`.
+pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
+    if s == "0" {
+        return Some(std::time::Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos_per = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += value * nanos_per;
+    }
+    (!s.is_empty()).then(|| std::time::Duration::from_nanos(total as u64))
 }

@@ -11,6 +11,7 @@
 
 mod layout;
 mod resources;
+pub mod stats;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,53 @@
+//! `events`: the container's resource usage as runc's `stats` events, every `--interval`
+//! (or once with `--stats`), and an `oom` event each time the OOM killer strikes in it.
+//! Ends when the container stops.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::EventsArgs;
+use crate::container::{Status, Store};
+use crate::error::{Error, Result};
+
+fn emit(kind: &str, id: &str, data: Option<serde_json::Value>) {
+    let mut ev = json!({"type": kind, "id": id});
+    if let Some(d) = data {
+        ev["data"] = d;
+    }
+    println!("{ev}");
+}
+
+pub fn run(store: &Store, a: &EventsArgs) -> Result<i32> {
+    let interval = crate::timefmt::parse_go_duration(&a.interval)
+        .ok_or_else(|| Error::msg(format!("--interval {:?}: not a duration", a.interval)))?;
+    if interval.is_zero() {
+        return Err(Error::msg("duration interval must be greater than 0"));
+    }
+    let dir = store.open_unlocked(&a.id)?;
+    let state = dir.read_state()?;
+    let running = || !matches!(state.status(&dir), Status::Stopped | Status::Creating);
+    if !running() {
+        return Err(Error::NotRunning);
+    }
+    let stats = || serde_json::to_value(hull_cgroups::stats::stats(&state.cgroup)).ok();
+    if a.stats {
+        emit("stats", &a.id, stats());
+        return Ok(0);
+    }
+    let mut ooms = hull_cgroups::stats::oom_kills(&state.cgroup);
+    let mut next_stats = Instant::now();
+    while running() {
+        let now_ooms = hull_cgroups::stats::oom_kills(&state.cgroup);
+        if now_ooms > ooms {
+            emit("oom", &a.id, None);
+        }
+        ooms = now_ooms;
+        if Instant::now() >= next_stats {
+            emit("stats", &a.id, stats());
+            next_stats += interval;
+        }
+        std::thread::sleep(interval.min(Duration::from_millis(100)));
+    }
+    Ok(0)
+}
