@@ -43,35 +43,6 @@ pub fn now_rfc3339(nanos_digits: bool) -> String {
     rfc3339(now.as_secs() as i64, now.subsec_nanos(), nanos_digits)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        use std::time::Duration;
-        assert_eq!(parse_go_duration("5s"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_go_duration("100ms"), Some(Duration::from_millis(100)));
-        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
-        for bad in ["", "5", "s", "5x", "-1s"] {
-            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn formats_like_go() {
-        assert_eq!(rfc3339(0, 0, true), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400, 0, false), "2000-02-29T00:00:00Z");
-        assert_eq!(
-            rfc3339(1_795_400_447, 120_000_000, true),
-            "2026-11-23T02:20:47.12Z"
-        );
-        assert_eq!(rfc3339(1_795_400_447, 5, false), "2026-11-23T02:20:47Z");
-    }
-}
-
 /// A Go duration ("5s", "100ms", "1m30s", "1.5h"), as containerd passes `--interval`.
 pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
     if s == "0" {
@@ -101,4 +72,33 @@ pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
         total += value * nanos_per;
     }
     (!s.is_empty()).then(|| std::time::Duration::from_nanos(total as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        use std::time::Duration;
+        assert_eq!(parse_go_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_go_duration("100ms"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "5", "s", "5x", "-1s"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn formats_like_go() {
+        assert_eq!(rfc3339(0, 0, true), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400, 0, false), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339(1_795_400_447, 120_000_000, true),
+            "2026-11-23T02:20:47.12Z"
+        );
+        assert_eq!(rfc3339(1_795_400_447, 5, false), "2026-11-23T02:20:47Z");
+    }
 }
