@@ -2,7 +2,9 @@
 
 mod common;
 
+use std::io::Read;
 use std::os::unix::process::CommandExt;
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::{assert_no_leaks, id, Bundle, Hull};
@@ -385,4 +387,50 @@ fn socket_activation_fds_pass_with_listen_env() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, "1 1\nactivated\n");
     assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn foreground_exec_forwards_signals_and_run_keep_keeps_the_container() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sh", "-c", "echo done"]);
+    let id = id("keep");
+    let _guard = common::DeleteOnPanic::new(&hull, &id);
+    let r = hull.run(&["run", "--keep", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "done\n"), "{}", r.stderr);
+    assert_eq!(hull.status(&id), "stopped", "--keep leaves it for delete");
+    assert_eq!(hull.run(&["delete", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&hull, &b, "execsig");
+    let _guard = common::DeleteOnPanic::new(&hull, &id);
+    let mut child = hull
+        .cmd()
+        .args([
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    out.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(9), "the process's exit code");
+    assert_eq!(hull.status(&id), "running", "only the exec process got it");
+    cleanup(&hull, &id, &b);
 }
