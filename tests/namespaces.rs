@@ -198,3 +198,96 @@ fn runtime_killed_during_create_leaves_nothing_after_delete_force() {
         .status();
     assert_no_leaks(&hull, &id, b.path());
 }
+
+/// A user namespace for `c` (ids 0.. mapped from 300000), without the cgroup mount.
+fn with_user_ns(c: &mut serde_json::Value) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "cgroup");
+}
+
+fn set_ns_path(c: &mut serde_json::Value, typ: &str, path: String) {
+    let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != typ);
+    ns.push(json!({"type": typ, "path": path}));
+}
+
+#[test]
+fn new_user_namespace_with_a_joined_one_and_new_ones_inside_a_joined_user_namespace() {
+    require_root!();
+    let hull = Hull::default();
+    // The owner: its own user namespace and network namespace.
+    let mut first = Bundle::new(&["sleep", "1000"]);
+    first.edit(with_user_ns);
+    let a = id("userowner");
+    let _ga = common::DeleteOnPanic::new(&hull, &a);
+    let r = hull.run_detached(&["run", "-d", "--bundle", first.path().to_str().unwrap(), &a]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pid = hull.state(&a)["pid"].as_i64().unwrap();
+    let ns = |p: i64, n: &str| std::fs::read_link(format!("/proc/{p}/ns/{n}")).unwrap();
+
+    // A new user namespace that joins the first container's network namespace: the join
+    // happens before the user namespace is made.
+    let mut second = Bundle::new(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/net; cat /proc/self/uid_map",
+    ]);
+    second.edit(|c| {
+        with_user_ns(c);
+        c["linux"]["uidMappings"][0]["hostID"] = json!(400000);
+        set_ns_path(c, "network", format!("/proc/{pid}/ns/net"));
+    });
+    let b = id("newuser-joinnet");
+    let r = hull.run_container(&second, &b);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], ns(pid, "net").to_str().unwrap());
+    let map: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(map, ["0", "400000", "65536"], "a user namespace of its own");
+    assert_no_leaks(&hull, &b, second.path());
+
+    // Joining the first container's user namespace and making mount, pid, uts inside it:
+    // its root with CAP_SYS_ADMIN can mount only because the new mount namespace belongs
+    // to that user namespace (made after the join; made before, the host's would own it).
+    let mut third = Bundle::new(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/user; cat /proc/self/uid_map; echo $$; mount -t tmpfs t /tmp && echo mounted",
+    ]);
+    third.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "cgroup");
+        set_ns_path(c, "user", format!("/proc/{pid}/ns/user"));
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+    });
+    let c = id("joinuser-newmnt");
+    let r = hull.run_container(&third, &c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], ns(pid, "user").to_str().unwrap());
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "300000", "65536"]
+    );
+    assert_eq!(lines[2], "1", "pid 1 of a new pid namespace");
+    assert_eq!(lines[3], "mounted");
+    assert_no_leaks(&hull, &c, third.path());
+
+    assert_eq!(hull.run(&["delete", "-f", &a]).code, 0);
+    assert_no_leaks(&hull, &a, first.path());
+}

@@ -9,6 +9,7 @@
 //! | `Ready`       | child  | fully set up; about to wait for `start` or exec   | `Detach`      |
 //! | `Detach`      | parent | state recorded; the child may outlive the parent  | -             |
 //! | `Failed`      | child  | a step failed: step name, errno, detail           | (parent ends) |
+//! | `Init`        | stage 1| (two-stage plans) the init is cloned: its pid     | -             |
 //!
 //! A closed socket (EOF) from the child means it died without a word (killed, crashed).
 
@@ -29,6 +30,7 @@ pub enum Msg {
         errno: i32,
         detail: String,
     },
+    Init(i32),
 }
 
 const MAX_MSG: usize = 1 << 20;
@@ -53,6 +55,7 @@ impl Msg {
                 v.extend_from_slice(detail.as_bytes());
                 v
             }
+            Msg::Init(pid) => [&[7u8][..], &pid.to_le_bytes()].concat(),
         }
     }
 
@@ -74,6 +77,7 @@ impl Msg {
                     detail,
                 }
             }
+            7 => Msg::Init(i32::from_le_bytes(b.get(1..5)?.try_into().ok()?)),
             _ => return None,
         })
     }
@@ -180,6 +184,7 @@ mod tests {
             Msg::HooksDone(b"{\"status\":\"created\"}".to_vec()),
             Msg::Ready,
             Msg::Detach,
+            Msg::Init(4242),
             Msg::Failed {
                 step: "mount /proc".into(),
                 errno: 2,

@@ -74,6 +74,57 @@ pub fn run(ctx: ChildContext<'_>) -> ! {
 
 enum Never {}
 
+/// Entry point of the first child of a two-stage plan (see `Plan::two_stage`): joins the
+/// namespaces, makes the user namespace and then the others (owned by it), clones the init
+/// with CLONE_PARENT (so the runtime is its parent), reports its pid and exits. Never
+/// returns; the init goes on in `run` with nothing left to join.
+pub fn run_two_stage(ctx: ChildContext<'_>) -> ! {
+    let mut init_plan = ctx.plan.clone();
+    init_plan.join.clear();
+    match join_then_unshare_and_fork(ctx.plan) {
+        Ok(0) => run(ChildContext {
+            plan: &init_plan,
+            ..ctx
+        }),
+        Ok(pid) => {
+            let _ = ctx.chan.send(&super::channel::Msg::Init(pid));
+        }
+        Err(e) => ctx.chan.report_failure(&e.step, e.errno as i32, ""),
+    }
+    // SAFETY: leaving the child without running the parent's destructors.
+    unsafe { libc::_exit(0) }
+}
+
+fn join_then_unshare_and_fork(plan: &Plan) -> StepResult<i32> {
+    prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
+        .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    for j in &plan.join {
+        let fd =
+            namespaces::open_ns(&j.path).step(|| format!("open namespace {}", j.path.display()))?;
+        namespaces::setns(&fd, j.flag).step(|| format!("join namespace {}", j.path.display()))?;
+        if j.flag == CloneFlags::CLONE_NEWUSER {
+            // Its root, so that what we make next (mounts, device nodes) has mapped owners.
+            nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+                .step(|| "setgid 0 in the joined user namespace".into())?;
+            nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+                .step(|| "setuid 0 in the joined user namespace".into())?;
+        }
+    }
+    let mut flags = plan.clone_flags;
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        unshare(CloneFlags::CLONE_NEWUSER).step(|| "unshare the user namespace".into())?;
+        flags.remove(CloneFlags::CLONE_NEWUSER);
+    }
+    if !flags.is_empty() {
+        // The pid namespace applies to the init cloned next.
+        unshare(flags).step(|| format!("unshare namespaces {flags:?}"))?;
+    }
+    // SAFETY: single-threaded.
+    unsafe { namespaces::clone_fork(CloneFlags::CLONE_PARENT) }
+        .step(|| "clone the container init".into())
+}
+
 /// What an `exec` child needs: its plan and the container's init to join.
 pub struct ExecChildContext<'a> {
     pub plan: &'a ExecPlan,

@@ -74,23 +74,44 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
         crate::namespaces::setns(&fd, CloneFlags::CLONE_NEWPID)
             .context(|| format!("join pid namespace {}", p.display()))?;
     }
+    let first_flags = if plan.two_stage {
+        CloneFlags::empty()
+    } else {
+        plan.clone_flags
+    };
     // SAFETY: hull is single-threaded.
-    let pid = unsafe { crate::namespaces::clone_fork(plan.clone_flags) }
-        .context(|| format!("clone with {:?}", plan.clone_flags))?;
-    if pid == 0 {
+    let first = unsafe { crate::namespaces::clone_fork(first_flags) }
+        .context(|| format!("clone with {first_flags:?}"))?;
+    if first == 0 {
         drop(parent_chan);
         let _ = nix::unistd::close(a.lock_fd);
-        child::run(child::ChildContext {
+        let ctx = child::ChildContext {
             plan,
             chan: child_chan,
             fifo_dir: a.fifo_dir,
             preserve_fds: a.preserve_fds,
             hooks: a.hooks,
             console: a.console,
-        });
+        };
+        if plan.two_stage {
+            child::run_two_stage(ctx);
+        }
+        child::run(ctx);
     }
     drop(child_chan);
     drop(a.fifo_dir);
+    let pid = if plan.two_stage {
+        // The first child only makes namespaces and clones the init (our child too).
+        let reply = parent_chan.recv();
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
+        match reply {
+            Ok(Some(Msg::Init(pid))) => pid,
+            Ok(Some(Msg::Failed { step, errno, .. })) => return Err(child_error(&step, errno)),
+            _ => return Err(Error::msg("container setup exited before cloning the init")),
+        }
+    } else {
+        first
+    };
     let kill = || {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),

@@ -117,6 +117,9 @@ pub struct Plan {
     pub time_offsets: String,
     /// Existing namespaces to join, in the order they must be joined.
     pub join: Vec<NsJoin>,
+    /// A first child joins `join`, then makes `clone_flags` (the user namespace first)
+    /// with unshare and clones the init: see `two_stage` in `Plan::build`.
+    pub two_stage: bool,
     pub pid_ns_path: Option<PathBuf>,
     pub uid_map: Option<String>,
     pub gid_map: Option<String>,
@@ -402,19 +405,12 @@ impl Plan {
         }
         join.sort_by_key(|j| join_rank(j.flag));
         let new_user = clone_flags.contains(CloneFlags::CLONE_NEWUSER);
-        if new_user && !join.is_empty() {
-            return Err(Error::msg(
-                "joining an existing namespace together with a new user namespace is not supported yet",
-            ));
-        }
-        if join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUSER)
-            && clone_flags.difference(CloneFlags::CLONE_NEWUSER) != CloneFlags::empty()
-        {
-            return Err(Error::msg(
-                "creating namespaces inside a joined user namespace is not supported yet",
-            ));
-        }
-        let user_ns = new_user || join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUSER);
+        let joins_user = join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUSER);
+        // Joined namespaces must be entered before a new user namespace is made (from
+        // inside it the host's are out of reach), and new namespaces must be made after a
+        // joined user namespace is entered (to be owned by it): a second clone does it.
+        let two_stage = joins_user || (new_user && !join.is_empty());
+        let user_ns = new_user || joins_user;
 
         let mut time_offsets = String::new();
         for (clock, off) in linux.time_offsets().iter().flatten() {
@@ -593,6 +589,7 @@ impl Plan {
             unshare_time,
             time_offsets,
             join,
+            two_stage,
             pid_ns_path,
             uid_map,
             gid_map,
