@@ -334,3 +334,26 @@ fn io_priority_is_set() {
     let out = ok(&r);
     assert!(out.contains("best-effort") && out.contains('6'), "{out}");
 }
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_image_directory() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.push(json!({"destination": "/bin", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["tmpcopyup", "mode=755"]}));
+            mounts.push(json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["tmpcopyup", "ro"]}));
+        },
+        &sh("readlink /bin/sh; touch /bin/new && echo writable; grep -c . /etc/passwd; \
+             touch /etc/x 2>/dev/null || echo etc-ro; grep -E ' /(bin|etc) ' /proc/mounts | cut -d' ' -f1,3"),
+    );
+    let out = ok(&r);
+    assert_eq!(
+        out, "busybox\nwritable\n2\netc-ro\ntmpfs tmpfs\ntmpfs tmpfs\n",
+        "symlinks kept, files copied, ro applied after the copy"
+    );
+    // The image itself (the read-only shared rootfs) was never written.
+    assert!(!common::shared_rootfs().join("bin/new").exists());
+}

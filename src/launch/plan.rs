@@ -497,9 +497,10 @@ impl Plan {
                     }
                 }
             };
-            if opts.tmpcopyup {
+            if opts.tmpcopyup && !matches!(&kind, MountKind::Fs { fstype, .. } if fstype == "tmpfs")
+            {
                 return Err(Error::msg(format!(
-                    "mounts[{i}] ({dest}): tmpcopyup is not supported yet"
+                    "mounts[{i}] ({dest}): tmpcopyup is only for tmpfs mounts"
                 )));
             }
             if idmap.is_some() && !matches!(kind, MountKind::Bind { .. }) {
@@ -747,11 +748,11 @@ mod tests {
             .to_string()
             .contains("linux.devices[0]"));
         let mut v = base();
-        v["mounts"][1]["options"] = serde_json::json!(["tmpcopyup"]);
+        v["mounts"][0]["options"] = serde_json::json!(["tmpcopyup"]);
         assert!(build(v)
             .unwrap_err()
             .to_string()
-            .contains("mounts[1] (/dev): tmpcopyup"));
+            .contains("mounts[0] (/proc): tmpcopyup is only for tmpfs"));
         let mut v = base();
         v["linux"]["sysctl"] = serde_json::json!({"kernel.core_pattern": "|/x"});
         assert!(build(v)

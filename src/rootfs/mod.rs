@@ -3,6 +3,7 @@
 //! pivot_root. Every target is resolved inside the rootfs (see `resolve`) and mounted
 //! through the resolved fd.
 
+mod copyup;
 pub mod options;
 pub mod resolve;
 
@@ -218,13 +219,42 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
         MountKind::Fs { fstype, source } => {
             let target = ensure_in_root(root, &m.dest, Create::Dir).step(what)?;
             let data = m.opts.data.join(",");
+            // The image's directory, kept open under the tmpfs about to cover it.
+            let copy_from = match m.opts.tmpcopyup {
+                true => Some(
+                    open_in_root(root, &m.dest, libc::O_RDONLY | libc::O_DIRECTORY)
+                        .step(|| format!("open {} for tmpcopyup", m.dest))?,
+                ),
+                false => None,
+            };
+            let read_only = copy_from.is_some() && extra.contains(MsFlags::MS_RDONLY);
             let r = mount(
                 Some(source.as_str()),
                 fd_path(&target).as_c_str(),
                 Some(fstype.as_str()),
-                extra,
+                if read_only {
+                    extra - MsFlags::MS_RDONLY
+                } else {
+                    extra
+                },
                 Some(data.as_str()),
             );
+            if let (Ok(()), Some(from)) = (&r, &copy_from) {
+                let to =
+                    open_in_root(root, &m.dest, libc::O_RDONLY | libc::O_DIRECTORY).step(what)?;
+                copyup::copy_tree(from.as_raw_fd(), to.as_raw_fd())
+                    .step(|| format!("copy {} up into its tmpfs", m.dest))?;
+                if read_only {
+                    mount(
+                        NONE,
+                        fd_path(&to).as_c_str(),
+                        NONE,
+                        MsFlags::MS_REMOUNT | extra,
+                        Some(data.as_str()),
+                    )
+                    .step(|| format!("remount {} read-only", m.dest))?;
+                }
+            }
             match r {
                 // In a user namespace without its own net/ipc namespace the kernel refuses a
                 // new sysfs/mqueue: bind the host's instead, as runc does.
