@@ -141,6 +141,14 @@ fn exec_detached_writes_pid_file_and_joins_the_cgroup() {
     let mut want = vec![init, pid];
     want.sort();
     assert_eq!(pids_in_cgroup_files(&id), want);
+    // In every hierarchy, v1 and v2: the init (cloned into its cgroup2 directory, joined
+    // the v1 ones itself) and the exec process alike.
+    for p in [init, pid] {
+        let cg = std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+        for line in cg.lines() {
+            assert!(line.ends_with(&format!(":/hull-{id}")), "{p}: {line}");
+        }
+    }
     assert_eq!(cgroup_pids(&hull, &id), want, "ps --format json");
     // The same namespaces as the init.
     for ns in ["mnt", "pid", "net", "ipc", "uts"] {

@@ -48,6 +48,8 @@ pub struct ChildContext<'a> {
     pub hooks: Option<oci_spec::runtime::Hooks>,
     /// Where the pty master goes when the process has a terminal.
     pub console: Option<RawFd>,
+    /// The v1 cgroups to join first thing (None when already joined, or no cgroup).
+    pub cgroup: Option<&'a hull_cgroups::Entry>,
 }
 
 /// Entry point in the child. Never returns.
@@ -81,9 +83,10 @@ enum Never {}
 pub fn run_two_stage(ctx: ChildContext<'_>) -> ! {
     let mut init_plan = ctx.plan.clone();
     init_plan.join.clear();
-    match join_then_unshare_and_fork(ctx.plan) {
+    match join_then_unshare_and_fork(ctx.plan, ctx.cgroup) {
         Ok(0) => run(ChildContext {
             plan: &init_plan,
+            cgroup: None, // inherited from the first stage
             ..ctx
         }),
         Ok(pid) => {
@@ -95,10 +98,14 @@ pub fn run_two_stage(ctx: ChildContext<'_>) -> ! {
     unsafe { libc::_exit(0) }
 }
 
-fn join_then_unshare_and_fork(plan: &Plan) -> StepResult<i32> {
+fn join_then_unshare_and_fork(
+    plan: &Plan,
+    cgroup: Option<&hull_cgroups::Entry>,
+) -> StepResult<i32> {
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    join_cgroups(cgroup)?;
     for j in &plan.join {
         let fd =
             namespaces::open_ns(&j.path).step(|| format!("open namespace {}", j.path.display()))?;
@@ -135,6 +142,7 @@ pub struct ExecChildContext<'a> {
     pub root: Option<OwnedFd>,
     pub console: Option<RawFd>,
     pub preserve_fds: u32,
+    pub cgroup: Option<&'a hull_cgroups::Entry>,
 }
 
 /// Entry point of an `exec` child (already in the container's pid namespace). Never
@@ -154,6 +162,7 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    join_cgroups(ctx.cgroup)?;
     ctx.chan
         .wait_for_proceed()
         .step(|| "wait for the parent".into())?;
@@ -217,6 +226,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    join_cgroups(ctx.cgroup)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
     if let Some(cpus) = &plan.process.attrs.cpus_initial {
@@ -428,6 +438,17 @@ fn exec_process(
     }
     let e = nix::unistd::execve(exe, &p.args, &p.env).unwrap_err();
     Err(e).step(|| format!("exec {:?}", exe))
+}
+
+/// The v1 cgroups, joined by this process itself (see `hull_cgroups::Entry`).
+fn join_cgroups(entry: Option<&hull_cgroups::Entry>) -> StepResult<()> {
+    match entry {
+        Some(e) => e
+            .join_v1_self()
+            .map_err(Errno::from_raw)
+            .step(|| "join the container's cgroups".into()),
+        None => Ok(()),
+    }
 }
 
 fn load_seccomp(prog: Option<&hull_seccomp::Program>) -> StepResult<()> {

@@ -62,6 +62,28 @@ fn child_error(step: &str, errno: i32) -> Error {
     ))
 }
 
+fn cgroup_entry(paths: &hull_cgroups::CgroupPaths) -> Result<Option<hull_cgroups::Entry>> {
+    match paths.is_empty() {
+        true => Ok(None),
+        false => Ok(Some(hull_cgroups::Entry::open(paths)?)),
+    }
+}
+
+/// Clones a child that starts in the cgroup2 directory of `entry` (it joins the v1 ones
+/// itself). Returns (pid, whether it is in its cgroup2 directory already).
+///
+/// # Safety
+/// Single-threaded caller, as for fork.
+unsafe fn clone_in(
+    flags: CloneFlags,
+    entry: Option<&hull_cgroups::Entry>,
+) -> std::result::Result<(i32, bool), Errno> {
+    match entry.and_then(|e| e.v2_dir.as_ref()) {
+        Some(dir) => crate::namespaces::clone_into_cgroup(flags, dir.as_raw_fd()),
+        None => crate::namespaces::clone_fork(flags).map(|p| (p, true)),
+    }
+}
+
 /// Clones the init and drives it until it is ready. On error the child is gone (killed
 /// and reaped); the caller undoes the rest.
 pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
@@ -79,8 +101,9 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
     } else {
         plan.clone_flags
     };
+    let entry = cgroup_entry(&plan.cgroup)?;
     // SAFETY: hull is single-threaded.
-    let first = unsafe { crate::namespaces::clone_fork(first_flags) }
+    let (first, v2_placed) = unsafe { clone_in(first_flags, entry.as_ref()) }
         .context(|| format!("clone with {first_flags:?}"))?;
     if first == 0 {
         drop(parent_chan);
@@ -92,6 +115,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             preserve_fds: a.preserve_fds,
             hooks: a.hooks,
             console: a.console,
+            cgroup: entry.as_ref(),
         };
         if plan.two_stage {
             child::run_two_stage(ctx);
@@ -121,8 +145,8 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
     };
     let result = (|| -> Result<()> {
         (a.on_cloned)(pid)?;
-        if !plan.cgroup.is_empty() {
-            hull_cgroups::add_pid(&plan.cgroup, pid)?;
+        if !v2_placed {
+            hull_cgroups::add_pid_v2(&plan.cgroup, pid)?;
         }
         if let (Some(u), Some(g)) = (&plan.uid_map, &plan.gid_map) {
             crate::namespaces::write_id_maps(pid, u, g)
@@ -212,13 +236,15 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
         nix::sched::setns(a.init, CloneFlags::CLONE_NEWPID)
             .context(|| "join the container's pid namespace".into())?;
     }
+    let entry = cgroup_entry(&plan.cgroup)?;
     // SAFETY: hull is single-threaded.
-    let pid = unsafe { crate::namespaces::clone_fork(CloneFlags::empty()) }
+    let (pid, v2_placed) = unsafe { clone_in(CloneFlags::empty(), entry.as_ref()) }
         .context(|| "clone the exec process".into())?;
     if pid == 0 {
         drop(parent_chan);
         child::run_exec(child::ExecChildContext {
             plan,
+            cgroup: entry.as_ref(),
             chan: child_chan,
             init: a.init.as_raw_fd(),
             root: a.root,
@@ -229,8 +255,8 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
     drop(child_chan);
     drop(a.root);
     let result = (|| -> Result<()> {
-        if !plan.cgroup.is_empty() {
-            hull_cgroups::add_pid(&plan.cgroup, pid)?;
+        if !v2_placed {
+            hull_cgroups::add_pid_v2(&plan.cgroup, pid)?;
         }
         parent_chan
             .send(&Msg::Proceed)
