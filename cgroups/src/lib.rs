@@ -272,7 +272,9 @@ impl Entry {
             // SAFETY: a write of a static buffer to our fd.
             let r = unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) };
             if r < 0 {
-                return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+                return Err(std::io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO));
             }
         }
         Ok(())

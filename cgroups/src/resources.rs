@@ -259,13 +259,28 @@ pub fn apply(paths: &CgroupPaths, r: &LinuxResources) -> Result<()> {
             .and_then(|d| read_i64(&d.join("memory.memsw.limit_in_bytes")));
         v1_writes(r, memsw)
     };
+    // Consecutive writes to one file (device rules, one per write) share one open.
+    let mut open: Option<(std::path::PathBuf, std::fs::File)> = None;
     for (controller, file, value) in writes {
         let dir = paths.controller_dir(controller).ok_or_else(|| {
             Error::Invalid(format!(
                 "cannot set {file}: the {controller} controller is not mounted on this host"
             ))
         })?;
-        write_file(&dir.join(&file), &value)?;
+        let path = dir.join(&file);
+        if open.as_ref().is_none_or(|(p, _)| *p != path) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(crate::io_err("open", &path))?;
+            open = Some((path.clone(), f));
+        }
+        let (_, f) = open.as_mut().expect("opened above");
+        std::io::Write::write_all(f, value.as_bytes()).map_err(|source| Error::Io {
+            op: "write",
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), format!("{value:?}: {source}")),
+        })?;
     }
     Ok(())
 }

@@ -112,9 +112,12 @@ pub fn prepare_root(plan: &Plan) -> StepResult<OwnedFd> {
         plan.root_propagation
     };
     mount(NONE, "/", NONE, initial, NONE).step(|| "set propagation of /".into())?;
-    // pivot_root refuses a new root whose parent mount is shared.
-    make_parent_mount_private(&plan.rootfs)
-        .step(|| "make the rootfs parent mount private".into())?;
+    // pivot_root refuses a new root whose parent mount is shared; only an rshared
+    // propagation leaves any mount shared (rslave, the default, turns them all slave).
+    if initial.contains(MsFlags::MS_SHARED) {
+        make_parent_mount_private(&plan.rootfs)
+            .step(|| "make the rootfs parent mount private".into())?;
+    }
     mount(
         Some(&plan.rootfs),
         &plan.rootfs,
