@@ -71,6 +71,59 @@ pub enum Command {
     Ps(PsArgs),
     /// Display container events: OOM notices and resource usage statistics
     Events(EventsArgs),
+    /// Update the resource limits of a running container
+    Update(Box<UpdateArgs>),
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// LinuxResources JSON from FILE, or from stdin with `-`
+    #[arg(short, long, value_name = "FILE")]
+    pub resources: Option<String>,
+    /// Memory limit (bytes, or with a k/m/g suffix; -1: unlimited)
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Memory plus swap limit
+    #[arg(long = "memory-swap", value_name = "SIZE")]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "SIZE")]
+    pub memory_reservation: Option<String>,
+    /// Kernel memory limit
+    #[arg(long = "kernel-memory", value_name = "SIZE")]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit
+    #[arg(long = "kernel-memory-tcp", value_name = "SIZE")]
+    pub kernel_memory_tcp: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-share", visible_alias = "cpu-shares", value_name = "N")]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds
+    #[arg(long = "cpu-quota", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period", value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU realtime period in microseconds
+    #[arg(long = "cpu-rt-period", value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds
+    #[arg(long = "cpu-rt-runtime", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs to use (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use (0-3, 0,1)
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of pids (-1: unlimited)
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block I/O weight (10-1000)
+    #[arg(long = "blkio-weight", value_name = "N")]
+    pub blkio_weight: Option<u16>,
+    /// Container id
+    pub id: String,
 }
 
 #[derive(Args, Debug)]

@@ -44,6 +44,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Resume(a) => container::lifecycle::pause(&store, &a.id, false).map(|_| 0),
         Command::Ps(a) => commands::ps::run(&store, a),
         Command::Events(a) => commands::events::run(&store, a),
+        Command::Update(a) => commands::update::run(&store, a),
     }
 }
 

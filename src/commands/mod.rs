@@ -10,3 +10,4 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;

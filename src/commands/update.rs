@@ -1,0 +1,185 @@
+//! `update`: change a running container's resources, from runc's flags or a
+//! LinuxResources JSON (`--resources FILE`, or `-` for stdin as containerd sends it). The
+//! new values are written to the cgroup and merged into the recorded config.
+
+use std::io::Read;
+
+use oci_spec::runtime::LinuxResources;
+use serde_json::{json, Value};
+
+use crate::cli::UpdateArgs;
+use crate::container::{Status, Store};
+use crate::error::{Context, Error, Result};
+
+/// A size as runc's flags take it: bytes, or with a k/m/g/t/p suffix (binary), or -1.
+fn parse_bytes(flag: &str, s: &str) -> Result<i64> {
+    let bad = || Error::msg(format!("--{flag} {s:?}: not a size"));
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let lower = s.trim().to_ascii_lowercase();
+    let body = lower.trim_end_matches('b').trim_end_matches('i');
+    let (num, shift) = match body.chars().last() {
+        Some('k') => (&body[..body.len() - 1], 10),
+        Some('m') => (&body[..body.len() - 1], 20),
+        Some('g') => (&body[..body.len() - 1], 30),
+        Some('t') => (&body[..body.len() - 1], 40),
+        Some('p') => (&body[..body.len() - 1], 50),
+        _ => (body, 0),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| bad())?;
+    if n < 0.0 {
+        return Err(bad());
+    }
+    Ok((n * (1u64 << shift) as f64) as i64)
+}
+
+/// The update as JSON, from the resources file or the flags.
+fn requested(a: &UpdateArgs) -> Result<Value> {
+    if let Some(src) = &a.resources {
+        let mut text = String::new();
+        if src == "-" {
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context(|| "read resources from stdin".into())?;
+        } else {
+            text = std::fs::read_to_string(src).context(|| format!("read resources {src}"))?;
+        }
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::msg(format!("--resources: invalid JSON: {e}")))?;
+        // Checked here for the type errors to name the field.
+        serde_json::from_value::<LinuxResources>(v.clone())
+            .map_err(|e| Error::msg(format!("--resources: {e}")))?;
+        return Ok(v);
+    }
+    let mut v = json!({});
+    let mut set = |section: &str, key: &str, value: Value| {
+        v[section][key] = value;
+    };
+    for (flag, key, val) in [
+        ("memory", "limit", &a.memory),
+        ("memory-swap", "swap", &a.memory_swap),
+        ("memory-reservation", "reservation", &a.memory_reservation),
+        ("kernel-memory", "kernel", &a.kernel_memory),
+        ("kernel-memory-tcp", "kernelTCP", &a.kernel_memory_tcp),
+    ] {
+        if let Some(s) = val {
+            set("memory", key, parse_bytes(flag, s)?.into());
+        }
+    }
+    if let Some(x) = a.cpu_shares {
+        set("cpu", "shares", x.into());
+    }
+    if let Some(x) = a.cpu_quota {
+        set("cpu", "quota", x.into());
+    }
+    if let Some(x) = a.cpu_period {
+        set("cpu", "period", x.into());
+    }
+    if let Some(x) = a.cpu_rt_period {
+        set("cpu", "realtimePeriod", x.into());
+    }
+    if let Some(x) = a.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", x.into());
+    }
+    if let Some(x) = &a.cpuset_cpus {
+        set("cpu", "cpus", x.as_str().into());
+    }
+    if let Some(x) = &a.cpuset_mems {
+        set("cpu", "mems", x.as_str().into());
+    }
+    if let Some(x) = a.pids_limit {
+        set("pids", "limit", x.into());
+    }
+    if let Some(x) = a.blkio_weight {
+        set("blockIO", "weight", x.into());
+    }
+    Ok(v)
+}
+
+/// `base` with every non-null value of `over` laid on top, objects merged key by key.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                if v.is_null() {
+                    continue;
+                }
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+pub fn run(store: &Store, a: &UpdateArgs) -> Result<i32> {
+    let dir = store.open(&a.id)?;
+    let mut state = dir.read_state()?;
+    if matches!(state.status(&dir), Status::Stopped | Status::Creating) {
+        return Err(Error::msg(format!(
+            "cannot update container {}: container not running",
+            a.id
+        )));
+    }
+    let update = requested(a)?;
+    for (key, what) in [
+        ("blockIO", "block I/O"),
+        ("hugepageLimits", "hugetlb"),
+        ("network", "net_cls/net_prio"),
+        ("rdma", "rdma"),
+        ("unified", "unified"),
+        ("devices", "device"),
+    ] {
+        if update.get(key).is_some_and(|v| !v.is_null()) {
+            return Err(Error::msg(format!(
+                "update: {what} limits cannot be updated by this build yet"
+            )));
+        }
+    }
+    let resources: LinuxResources =
+        serde_json::from_value(update.clone()).map_err(|e| Error::msg(format!("update: {e}")))?;
+    hull_cgroups::apply(&state.cgroup, &resources)?;
+
+    // Recorded, so that `state`'s config and a later update start from the new values.
+    let mut config =
+        serde_json::to_value(&*state.config).map_err(|e| Error::msg(format!("update: {e}")))?;
+    let mut current = config["linux"]["resources"].take();
+    if current.is_null() {
+        current = json!({});
+    }
+    merge(&mut current, &update);
+    config["linux"]["resources"] = current;
+    *state.config =
+        serde_json::from_value(config).map_err(|e| Error::msg(format!("update: {e}")))?;
+    dir.write_state(&state)?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_as_runc_takes_them() {
+        assert_eq!(parse_bytes("memory", "64m").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("memory", "1G").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("memory", "512KiB").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("memory", "1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_bytes("memory", "-1").unwrap(), -1);
+        assert!(parse_bytes("memory", "lots").is_err());
+        assert!(parse_bytes("memory", "-5m").is_err());
+    }
+
+    #[test]
+    fn merge_overlays_non_null_values() {
+        let mut base = json!({"memory": {"limit": 1, "swap": 2}, "pids": {"limit": 5}});
+        merge(
+            &mut base,
+            &json!({"memory": {"limit": 10, "swap": null}, "cpu": {"shares": 512}}),
+        );
+        assert_eq!(
+            base,
+            json!({"memory": {"limit": 10, "swap": 2}, "pids": {"limit": 5}, "cpu": {"shares": 512}})
+        );
+    }
+}
