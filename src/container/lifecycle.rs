@@ -470,16 +470,20 @@ fn kill_everything(state: &State) -> Result<()> {
         let _ = poll(&mut fds, PollTimeout::from(10_000u16));
     }
     // Processes outside the init's pid namespace (shared pid ns) survive it.
+    kill_cgroup(&state.cgroup, &state.id)
+}
+
+/// SIGKILLs every process in `cgroup` until none is left (up to 10 s).
+fn kill_cgroup(cgroup: &hull_cgroups::CgroupPaths, id: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let pids = hull_cgroups::pids(&state.cgroup).unwrap_or_default();
+        let pids = hull_cgroups::pids(cgroup).unwrap_or_default();
         if pids.is_empty() {
             return Ok(());
         }
         if Instant::now() > deadline {
             return Err(Error::msg(format!(
-                "processes {pids:?} of container {} did not die",
-                state.id
+                "processes {pids:?} of container {id} did not die"
             )));
         }
         for pid in pids {
@@ -488,11 +492,26 @@ fn kill_everything(state: &State) -> Result<()> {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        if hull_cgroups::is_frozen(&state.cgroup) {
-            let _ = hull_cgroups::freeze(&state.cgroup, false);
+        if hull_cgroups::is_frozen(cgroup) {
+            let _ = hull_cgroups::freeze(cgroup, false);
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// `delete -f` of a container whose state.json cannot be read: nothing says where its
+/// cgroup is, but the default one (`/hull-<id>`) is hull's by its name. Its processes are
+/// killed and it is removed; a custom cgroupsPath cannot be found.
+fn destroy_unrecorded(dir: ContainerDir, id: &str) -> Result<()> {
+    if let Ok(layout) = hull_cgroups::Layout::detect() {
+        if let Ok(cgroup) = hull_cgroups::plan(&layout, &format!("/hull-{id}")) {
+            if cgroup.leaves().any(|d| d.exists()) {
+                kill_cgroup(&cgroup, id)?;
+                hull_cgroups::remove(&cgroup)?;
+            }
+        }
+    }
+    dir.remove()
 }
 
 /// Undoes a container: processes, cgroup, pid file of an unfinished create, poststop
@@ -527,8 +546,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     };
     let state = match dir.read_state() {
         Ok(s) => s,
-        // A state file we cannot read is removed with -f (there is nothing else to find).
-        Err(_) if force => return dir.remove(),
+        Err(_) if force => return destroy_unrecorded(dir, id),
         Err(e) => return Err(e),
     };
     // We hold the lock: a create still in "creating" has died half-way.
