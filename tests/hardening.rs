@@ -102,3 +102,50 @@ fn a_recycled_init_pid_is_never_reported_running_nor_signalled() {
     stranger.wait().unwrap();
     assert_no_leaks(&hull, &id, b.path());
 }
+
+#[test]
+fn racing_creates_of_one_id_exactly_one_wins_and_parallel_lifecycles_stay_consistent() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = id("race");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    let results: Vec<common::Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| s.spawn(|| hull.create(&b, &id))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners = results.iter().filter(|r| r.code == 0).count();
+    assert_eq!(winners, 1, "exactly one create wins");
+    for r in results.iter().filter(|r| r.code != 0) {
+        assert!(
+            r.stderr.contains("container with given ID already exists"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(hull.status(&id), "created");
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+
+    // Many containers at once on one --root: run -d, exec, kill, delete in parallel.
+    let ids: Vec<String> = (0..8).map(|i| format!("{id}-{i}")).collect();
+    std::thread::scope(|s| {
+        for cid in &ids {
+            let (hull, b) = (&hull, &b);
+            s.spawn(move || {
+                let _g = common::DeleteOnPanic::new(hull, cid);
+                let r =
+                    hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), cid]);
+                assert_eq!(r.code, 0, "{}", r.stderr);
+                let r = hull.run(&["exec", cid, "echo", cid]);
+                assert_eq!((r.code, r.stdout.trim()), (0, cid.as_str()), "{}", r.stderr);
+                assert_eq!(hull.run(&["delete", "-f", cid]).code, 0);
+            });
+        }
+    });
+    let list = hull.run(&["list", "-q"]);
+    assert_eq!(list.stdout, "", "every one deleted");
+    for cid in &ids {
+        assert_no_leaks(&hull, cid, b.path());
+    }
+}
