@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod container;
 mod error;
+mod exe_guard;
 mod foreground;
 mod hooks;
 mod launch;
@@ -64,6 +65,14 @@ fn main() {
     ) {
         eprintln!("hull: open log file: {e}");
         std::process::exit(1);
+    }
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        if let Err(why) = exe_guard::reexec_readonly() {
+            logging::debug(&format!("running from the binary's own mount: {why}"));
+        }
     }
     logging::debug(&format!("{:?}", std::env::args().collect::<Vec<_>>()));
     match dispatch(&cli) {

@@ -149,3 +149,94 @@ fn racing_creates_of_one_id_exactly_one_wins_and_parallel_lifecycles_stay_consis
         assert_no_leaks(&hull, cid, b.path());
     }
 }
+
+/// The CVE-2019-5736 attack, played by a container against a private copy of hull:
+/// `exec` of `/proc/self/exe` makes the kernel run hull inside the container; a second
+/// process there holds that process's `/proc/PID/exe` open, waits for it to exit (so
+/// that no running copy makes the file busy) and reopens it for writing. A runtime that
+/// runs from its own writable file loses here: the write lands in the host's binary
+/// ("WROTE", the copy corrupted). hull runs from a read-only view of itself: EROFS.
+#[test]
+fn the_runtime_binary_cannot_be_overwritten_through_proc_self_exe() {
+    require_root!();
+    let bin_dir = tempfile::tempdir().unwrap();
+    let copy = bin_dir.path().join("hull");
+    std::fs::copy(common::HULL, &copy).unwrap();
+    let original = std::fs::read(&copy).unwrap();
+    let owner = Hull::default();
+    let root = &owner.root;
+    let hull = |args: &[&str]| {
+        std::process::Command::new(&copy)
+            .arg("--root")
+            .arg(root.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    };
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}))
+    });
+    let id = id("exe");
+    let cleanup = || {
+        let _ = hull(&["delete", "-f", &id]);
+    };
+    struct Always<F: Fn()>(F);
+    impl<F: Fn()> Drop for Always<F> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    let _always = Always(cleanup);
+    assert!(hull(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]).success());
+    assert!(hull(&["exec", &id, "mkfifo", "/tmp/f"]).success());
+    // hull, run by the kernel inside the container, blocks opening its log (a fifo).
+    let mut blocked = std::process::Command::new(&copy)
+        .arg("--root")
+        .arg(root.path())
+        .args(["exec", &id, "/proc/self/exe", "--log", "/tmp/f", "list"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let script = "for i in $(seq 200); do \
+           p=$(grep -l '^/proc/self/exe' /proc/[0-9]*/cmdline 2>/dev/null | head -1); \
+           [ -n \"$p\" ] && break; sleep 0.02; done; \
+         d=${p%/cmdline}; \
+         exec 3<$d/exe || { echo NOOPEN > /tmp/result; exit; }; \
+         cat /tmp/f > /dev/null; \
+         while [ -e $d ]; do sleep 0.02; done; sleep 0.3; \
+         if printf pwned 1<>/proc/self/fd/3; then echo WROTE; else echo REFUSED; fi > /tmp/result";
+    assert!(hull(&["exec", "-d", &id, "sh", "-c", script]).success());
+    blocked.wait().unwrap();
+    // No hull may run while the attacker writes (a running copy would make it busy).
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = std::process::Command::new(&copy)
+        .arg("--root")
+        .arg(root.path())
+        .args(["exec", &id, "cat", "/tmp/result"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let result = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        original,
+        "the binary was overwritten"
+    );
+    assert_eq!(
+        result,
+        "REFUSED",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(hull(&["delete", "-f", &id]).success());
+    assert_no_leaks(&owner, &id, b.path());
+}

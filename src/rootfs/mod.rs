@@ -75,7 +75,7 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-fn mount_setattr(
+pub(crate) fn mount_setattr(
     fd: RawFd,
     set: u64,
     clr: u64,
