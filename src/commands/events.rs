@@ -30,7 +30,11 @@ pub fn run(store: &Store, a: &EventsArgs) -> Result<i32> {
     if !running() {
         return Err(Error::NotRunning);
     }
-    let stats = || serde_json::to_value(hull_cgroups::stats::stats(&state.cgroup)).ok();
+    let stats = || {
+        serde_json::to_vec(&hull_cgroups::stats::stats(&state.cgroup))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    };
     if a.stats {
         emit("stats", &a.id, stats());
         return Ok(0);

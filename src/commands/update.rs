@@ -141,8 +141,11 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<i32> {
     hull_cgroups::apply(&state.cgroup, &resources)?;
 
     // Recorded, so that `state`'s config and a later update start from the new values.
-    let mut config =
-        serde_json::to_value(&*state.config).map_err(|e| Error::msg(format!("update: {e}")))?;
+    // Through bytes: a Value serializer for the whole Spec would add its own copy of the
+    // serialization code to the binary (the state file already has one for bytes).
+    let mut config: Value = serde_json::to_vec(&*state.config)
+        .and_then(|b| serde_json::from_slice(&b))
+        .map_err(|e| Error::msg(format!("update: {e}")))?;
     let mut current = config["linux"]["resources"].take();
     if current.is_null() {
         current = json!({});
