@@ -2,6 +2,7 @@
 //! (or once with `--stats`), and an `oom` event each time the OOM killer strikes in it.
 //! Ends when the container stops.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -10,12 +11,13 @@ use crate::cli::EventsArgs;
 use crate::container::{Status, Store};
 use crate::error::{Error, Result};
 
-fn emit(kind: &str, id: &str, data: Option<serde_json::Value>) {
+/// One event line. False once nobody reads our stdout any more (then we stop).
+fn emit(kind: &str, id: &str, data: Option<serde_json::Value>) -> bool {
     let mut ev = json!({"type": kind, "id": id});
     if let Some(d) = data {
         ev["data"] = d;
     }
-    println!("{ev}");
+    writeln!(std::io::stdout(), "{ev}").is_ok()
 }
 
 pub fn run(store: &Store, a: &EventsArgs) -> Result<i32> {
@@ -43,12 +45,14 @@ pub fn run(store: &Store, a: &EventsArgs) -> Result<i32> {
     let mut next_stats = Instant::now();
     while running() {
         let now_ooms = hull_cgroups::stats::oom_kills(&state.cgroup);
-        if now_ooms > ooms {
-            emit("oom", &a.id, None);
+        if now_ooms > ooms && !emit("oom", &a.id, None) {
+            break;
         }
         ooms = now_ooms;
         if Instant::now() >= next_stats {
-            emit("stats", &a.id, stats());
+            if !emit("stats", &a.id, stats()) {
+                break;
+            }
             next_stats += interval;
         }
         std::thread::sleep(interval.min(Duration::from_millis(100)));
