@@ -79,17 +79,21 @@ pub fn become_console(peer: OwnedFd) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Connects to the caller's console socket (before anything is made, so a bad path fails
-/// `create` cleanly).
-pub fn connect_console_socket(path: &Path) -> Result<OwnedFd, Errno> {
-    let sock = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    connect(sock.as_raw_fd(), &UnixAddr::new(path)?)?;
-    Ok(sock)
+/// Connects to a caller's unix socket (`what`: console socket, pidfd socket), before
+/// anything is made, so that a bad path fails cleanly.
+pub fn connect_socket(path: &Path, what: &str) -> crate::error::Result<OwnedFd> {
+    use crate::error::Context;
+    let connected = || -> Result<OwnedFd, Errno> {
+        let sock = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        connect(sock.as_raw_fd(), &UnixAddr::new(path)?)?;
+        Ok(sock)
+    };
+    connected().context(|| format!("connect to {what} {}", path.display()))
 }
 
 /// Sends `fd` with SCM_RIGHTS; the data is the pty's name, as runc sends it.
@@ -188,9 +192,7 @@ impl ConsoleTarget {
     pub fn open(console_socket: Option<&Path>) -> crate::error::Result<ConsoleTarget> {
         use crate::error::Context;
         match console_socket {
-            Some(path) => connect_console_socket(path)
-                .map(ConsoleTarget::Socket)
-                .context(|| format!("connect to console socket {}", path.display())),
+            Some(path) => connect_socket(path, "console socket").map(ConsoleTarget::Socket),
             None => {
                 let (ours, child) = nix::sys::socket::socketpair(
                     AddressFamily::Unix,

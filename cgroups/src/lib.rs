@@ -221,16 +221,25 @@ pub fn create(paths: &CgroupPaths) -> Result<()> {
     Ok(())
 }
 
-fn write_file(path: &Path, value: &str) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
+fn open_for_write(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
         .write(true)
         .open(path)
-        .map_err(io_err("open", path))?;
+        .map_err(io_err("open", path))
+}
+
+/// One write of `value` to the cgroup file `f` (opened from `path`); cgroupfs takes each
+/// write as one value or rule, and the error names both.
+fn write_value(f: &mut std::fs::File, path: &Path, value: &str) -> Result<()> {
     f.write_all(value.as_bytes()).map_err(|source| Error::Io {
         op: "write",
         path: path.to_path_buf(),
         source: std::io::Error::new(source.kind(), format!("{value:?}: {source}")),
     })
+}
+
+fn write_file(path: &Path, value: &str) -> Result<()> {
+    write_value(&mut open_for_write(path)?, path, value)
 }
 
 /// A new process's way into the container's cgroup without the cost of moving it: every
@@ -248,20 +257,16 @@ pub struct Entry {
 
 impl Entry {
     pub fn open(paths: &CgroupPaths) -> Result<Entry> {
-        let open = |path: PathBuf, dir: bool| -> Result<OwnedFd> {
-            let f = if dir {
-                std::fs::File::open(&path)
-            } else {
-                std::fs::OpenOptions::new().write(true).open(&path)
-            };
-            f.map(OwnedFd::from).map_err(io_err("open", &path))
+        let v2_dir = match &paths.unified {
+            Some(d) => Some(std::fs::File::open(d).map_err(io_err("open", d))?.into()),
+            None => None,
         };
         Ok(Entry {
-            v2_dir: paths.unified.clone().map(|d| open(d, true)).transpose()?,
+            v2_dir,
             v1_tasks: paths
                 .v1
                 .iter()
-                .map(|(_, d)| open(d.join("tasks"), false))
+                .map(|(_, d)| open_for_write(&d.join("tasks")).map(OwnedFd::from))
                 .collect::<Result<_>>()?,
         })
     }
@@ -279,14 +284,6 @@ impl Entry {
         }
         Ok(())
     }
-}
-
-/// Moves `pid` into the container's cgroup in every hierarchy.
-pub fn add_pid(paths: &CgroupPaths, pid: i32) -> Result<()> {
-    for dir in paths.leaves() {
-        write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
-    }
-    Ok(())
 }
 
 /// Moves `pid` into the container's cgroup2 directory only (the v1 ones it joined itself).

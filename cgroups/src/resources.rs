@@ -4,7 +4,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
-use crate::{io_err, write_file, CgroupPaths, Error, Result};
+use crate::{io_err, open_for_write, write_file, write_value, CgroupPaths, Error, Result};
 
 /// One cgroup file write: (controller, file name, value).
 pub type Write = (&'static str, String, String);
@@ -269,18 +269,10 @@ pub fn apply(paths: &CgroupPaths, r: &LinuxResources) -> Result<()> {
         })?;
         let path = dir.join(&file);
         if open.as_ref().is_none_or(|(p, _)| *p != path) {
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(crate::io_err("open", &path))?;
-            open = Some((path.clone(), f));
+            open = Some((path.clone(), open_for_write(&path)?));
         }
         let (_, f) = open.as_mut().expect("opened above");
-        std::io::Write::write_all(f, value.as_bytes()).map_err(|source| Error::Io {
-            op: "write",
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), format!("{value:?}: {source}")),
-        })?;
+        write_value(f, &path, &value)?;
     }
     Ok(())
 }

@@ -5,19 +5,30 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use hull_cgroups::stats::Stats;
+use serde::Serialize;
 
 use crate::cli::EventsArgs;
 use crate::container::{Status, Store};
 use crate::error::{Error, Result};
 
+/// runc's event line.
+#[derive(Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Stats>,
+}
+
 /// One event line. False once nobody reads our stdout any more (then we stop).
-fn emit(kind: &str, id: &str, data: Option<serde_json::Value>) -> bool {
-    let mut ev = json!({"type": kind, "id": id});
-    if let Some(d) = data {
-        ev["data"] = d;
-    }
-    writeln!(std::io::stdout(), "{ev}").is_ok()
+fn emit(kind: &str, id: &str, data: Option<Stats>) -> bool {
+    let line = serde_json::to_vec(&Event { kind, id, data }).unwrap_or_default();
+    let mut out = std::io::stdout();
+    out.write_all(&line)
+        .and_then(|_| out.write_all(b"\n"))
+        .is_ok()
 }
 
 pub fn run(store: &Store, a: &EventsArgs) -> Result<i32> {
@@ -32,11 +43,7 @@ pub fn run(store: &Store, a: &EventsArgs) -> Result<i32> {
     if !running() {
         return Err(Error::NotRunning);
     }
-    let stats = || {
-        serde_json::to_vec(&hull_cgroups::stats::stats(&state.cgroup))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-    };
+    let stats = || Some(hull_cgroups::stats::stats(&state.cgroup));
     if a.stats {
         emit("stats", &a.id, stats());
         return Ok(0);

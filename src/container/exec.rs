@@ -185,13 +185,11 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         true => Some(ConsoleTarget::open(a.console_socket.as_deref())?),
         false => None,
     };
-    let pidfd_socket = match &a.pidfd_socket {
-        Some(p) => Some(
-            terminal::connect_console_socket(p)
-                .context(|| format!("connect to pidfd socket {}", p.display()))?,
-        ),
-        None => None,
-    };
+    let pidfd_socket = a
+        .pidfd_socket
+        .as_deref()
+        .map(|p| crate::terminal::connect_socket(p, "pidfd socket"))
+        .transpose()?;
     let fg = if a.detach {
         None
     } else {

@@ -211,13 +211,10 @@ pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<Created> {
         true => Some(crate::terminal::ConsoleTarget::open(o.console_socket)?),
         false => None,
     };
-    let pidfd_socket = match o.pidfd_socket {
-        Some(p) => Some(
-            crate::terminal::connect_console_socket(p)
-                .context(|| format!("connect to pidfd socket {}", p.display()))?,
-        ),
-        None => None,
-    };
+    let pidfd_socket = o
+        .pidfd_socket
+        .map(|p| crate::terminal::connect_socket(p, "pidfd socket"))
+        .transpose()?;
     let dir = store.create(o.id)?;
     match make(&dir, &spec, &plan, &mut state, o, console, pidfd_socket) {
         Ok((pid, console)) => Ok(Created {

@@ -106,18 +106,7 @@ fn join_then_unshare_and_fork(
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     join_cgroups(cgroup)?;
-    for j in &plan.join {
-        let fd =
-            namespaces::open_ns(&j.path).step(|| format!("open namespace {}", j.path.display()))?;
-        namespaces::setns(&fd, j.flag).step(|| format!("join namespace {}", j.path.display()))?;
-        if j.flag == CloneFlags::CLONE_NEWUSER {
-            // Its root, so that what we make next (mounts, device nodes) has mapped owners.
-            nix::unistd::setresgid(0.into(), 0.into(), 0.into())
-                .step(|| "setgid 0 in the joined user namespace".into())?;
-            nix::unistd::setresuid(0.into(), 0.into(), 0.into())
-                .step(|| "setuid 0 in the joined user namespace".into())?;
-        }
-    }
+    join_namespaces(&plan.join)?;
     let mut flags = plan.clone_flags;
     if flags.contains(CloneFlags::CLONE_NEWUSER) {
         unshare(CloneFlags::CLONE_NEWUSER).step(|| "unshare the user namespace".into())?;
@@ -243,11 +232,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         nix::unistd::setresuid(0.into(), 0.into(), 0.into())
             .step(|| "setuid 0 in the user namespace".into())?;
     }
-    for j in &plan.join {
-        let fd =
-            namespaces::open_ns(&j.path).step(|| format!("open namespace {}", j.path.display()))?;
-        namespaces::setns(&fd, j.flag).step(|| format!("join namespace {}", j.path.display()))?;
-    }
+    join_namespaces(&plan.join)?;
     if plan.unshare_time {
         // unshare makes it for our children only; the offsets must be written before any
         // process enters it; then we enter it ourselves (execve does not on kernels < 6.3).
@@ -438,6 +423,23 @@ fn exec_process(
     }
     let e = nix::unistd::execve(exe, &p.args, &p.env).unwrap_err();
     Err(e).step(|| format!("exec {:?}", exe))
+}
+
+/// Joins existing namespaces by path, in the plan's order. In a joined user namespace we
+/// become its root, so that what we make next (mounts, device nodes) has mapped owners.
+fn join_namespaces(join: &[super::plan::NsJoin]) -> StepResult<()> {
+    for j in join {
+        let fd =
+            namespaces::open_ns(&j.path).step(|| format!("open namespace {}", j.path.display()))?;
+        namespaces::setns(&fd, j.flag).step(|| format!("join namespace {}", j.path.display()))?;
+        if j.flag == CloneFlags::CLONE_NEWUSER {
+            nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+                .step(|| "setgid 0 in the joined user namespace".into())?;
+            nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+                .step(|| "setuid 0 in the joined user namespace".into())?;
+        }
+    }
+    Ok(())
 }
 
 /// The v1 cgroups, joined by this process itself (see `hull_cgroups::Entry`).

@@ -62,6 +62,20 @@ fn child_error(step: &str, errno: i32) -> Error {
     ))
 }
 
+/// Gives up on a child after `e`: kills and reaps it, and returns the better error. The
+/// child works while we place it, so it may have failed first: its own report says more
+/// than the broken pipe or ESRCH that followed.
+fn abandon(chan: &Channel, pid: i32, e: Error) -> Error {
+    let e = match chan.try_recv() {
+        Some(Msg::Failed { step, errno, .. }) => child_error(&step, errno),
+        _ => e,
+    };
+    let child = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(child, None);
+    e
+}
+
 fn cgroup_entry(paths: &hull_cgroups::CgroupPaths) -> Result<Option<hull_cgroups::Entry>> {
     match paths.is_empty() {
         true => Ok(None),
@@ -136,13 +150,6 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
     } else {
         first
     };
-    let kill = || {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-    };
     let result = (|| -> Result<()> {
         (a.on_cloned)(pid)?;
         if !v2_placed {
@@ -188,16 +195,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             pid,
             chan: parent_chan,
         }),
-        Err(e) => {
-            // The child works while we place it, so it may have failed first: its own
-            // report says more than the broken pipe or ESRCH that followed.
-            let e = match parent_chan.try_recv() {
-                Some(Msg::Failed { step, errno, .. }) => child_error(&step, errno),
-                _ => e,
-            };
-            kill();
-            Err(e)
-        }
+        Err(e) => Err(abandon(&parent_chan, pid, e)),
     }
 }
 
@@ -272,15 +270,6 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
     })();
     match result {
         Ok(()) => Ok(pid),
-        Err(e) => {
-            let e = match parent_chan.try_recv() {
-                Some(Msg::Failed { step, errno, .. }) => child_error(&step, errno),
-                _ => e,
-            };
-            let child = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(child, None);
-            Err(e)
-        }
+        Err(e) => Err(abandon(&parent_chan, pid, e)),
     }
 }
