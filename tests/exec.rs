@@ -2,12 +2,10 @@
 
 mod common;
 
-use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{assert_no_leaks, id, Bundle, Hull};
+use common::{alive, assert_no_leaks, id, Bundle, Hull};
 use serde_json::{json, Value};
 
 /// A detached container running `sleep 1000` (or `args`), with its id.
@@ -49,12 +47,6 @@ fn pids_in_cgroup_files(id: &str) -> Vec<i64> {
         .collect();
     v.sort();
     v
-}
-
-/// Alive and not a zombie waiting for its reaper.
-fn alive(pid: i64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
 }
 
 #[test]
@@ -413,32 +405,11 @@ fn foreground_exec_forwards_signals_and_run_keep_keeps_the_container() {
     let b = Bundle::new(&["sleep", "1000"]);
     let id = running(&hull, &b, "execsig");
     let _guard = common::DeleteOnPanic::new(&hull, &id);
-    let mut child = hull
-        .cmd()
-        .args([
-            "exec",
-            &id,
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut buf = [0u8; 6];
-    out.read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"ready\n");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
+    let script = common::term_trap_script(9);
+    let (code, rest) =
+        common::sigterm_when_ready(hull.cmd().args(["exec", &id, "sh", "-c", &script]));
     assert_eq!(rest, "got-term\n");
-    assert_eq!(status.code(), Some(9), "the process's exit code");
+    assert_eq!(code, Some(9), "the process's exit code");
     assert_eq!(hull.status(&id), "running", "only the exec process got it");
     cleanup(&hull, &id, &b);
 }

@@ -4,13 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_no_leaks, id, Bundle, Hull};
-
-/// Alive and not a zombie.
-fn alive(pid: i64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
-}
+use common::{alive, assert_no_leaks, id, Bundle, Hull};
 
 #[test]
 fn corrupt_state_is_reported_listed_around_and_cleaned_by_delete_force() {

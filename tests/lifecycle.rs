@@ -110,32 +110,17 @@ fn run_foreground_output_and_exit_codes() {
 fn run_forwards_signals() {
     require_root!();
     let hull = Hull::default();
-    let b = Bundle::new(&[
-        "sh",
-        "-c",
-        "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done",
-    ]);
+    let script = common::term_trap_script(7);
+    let b = Bundle::new(&["sh", "-c", &script]);
     let id = id("sig");
-    let mut child = hull
-        .cmd()
-        .args(["run", "--bundle", b.path().to_str().unwrap(), &id])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut buf = [0u8; 6];
-    std::io::Read::read_exact(&mut out, &mut buf).unwrap();
-    assert_eq!(&buf, b"ready\n");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let (code, rest) = common::sigterm_when_ready(hull.cmd().args([
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]));
     assert_eq!(rest, "got-term\n");
-    assert_eq!(status.code(), Some(7));
+    assert_eq!(code, Some(7));
     assert_no_leaks(&hull, &id, b.path());
 }
 

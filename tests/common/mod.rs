@@ -321,3 +321,35 @@ impl Drop for DeleteOnPanic<'_> {
         }
     }
 }
+
+/// Alive and not a zombie waiting for its reaper.
+pub fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+}
+
+/// The script of a process that `sigterm_when_ready` drives: it says "ready", and on
+/// SIGTERM says "got-term" and exits with `code`.
+pub fn term_trap_script(code: i32) -> String {
+    format!("trap 'echo got-term; exit {code}' TERM; echo ready; while :; do sleep 0.05; done")
+}
+
+/// Spawns hull as `cmd` (running a `term_trap_script` process), sends hull SIGTERM once
+/// the process is ready, and returns hull's exit code and the rest of the output.
+pub fn sigterm_when_ready(cmd: &mut Command) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    out.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    (status.code(), rest)
+}
