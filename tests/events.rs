@@ -17,8 +17,7 @@ fn stats_of_a_busy_container_are_non_zero() {
     b.edit(|c| c["linux"]["resources"] = json!({"pids": {"limit": 50}}));
     let id = id("stats");
     let _guard = common::DeleteOnPanic::new(&hull, &id);
-    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    hull.run_d(&b, &id);
     std::thread::sleep(Duration::from_millis(300));
     let r = hull.run(&["events", "--stats", &id]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -64,8 +63,7 @@ fn a_memory_hog_is_oom_killed_and_events_reports_it() {
     });
     let id = id("oom");
     let _guard = common::DeleteOnPanic::new(&hull, &id);
-    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    hull.run_d(&b, &id);
     let mut events = hull
         .cmd()
         .args(["events", "--interval", "200ms", &id])

@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 /// A detached container running `sleep 1000` (or `args`), with its id.
 fn running(hull: &Hull, b: &Bundle, prefix: &str) -> String {
     let id = id(prefix);
-    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+    hull.run_d(b, &id);
     id
 }
 

@@ -13,8 +13,7 @@ fn corrupt_state_is_reported_listed_around_and_cleaned_by_delete_force() {
     let b = Bundle::new(&["sleep", "1000"]);
     let good = id("good");
     let _g = common::DeleteOnPanic::new(&hull, &good);
-    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &good]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    hull.run_d(&b, &good);
     let full = std::fs::read(hull.state_dir(&good).join("state.json")).unwrap();
 
     for (name, content) in [
@@ -25,8 +24,7 @@ fn corrupt_state_is_reported_listed_around_and_cleaned_by_delete_force() {
         // A real container whose state file is then damaged (a crash, a full disk).
         let victim = id(name);
         let _v = common::DeleteOnPanic::new(&hull, &victim);
-        let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &victim]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        hull.run_d(&b, &victim);
         let pid = hull.state(&victim)["pid"].as_i64().unwrap();
         std::fs::write(hull.state_dir(&victim).join("state.json"), content).unwrap();
 
@@ -128,9 +126,7 @@ fn racing_creates_of_one_id_exactly_one_wins_and_parallel_lifecycles_stay_consis
             let (hull, b) = (&hull, &b);
             s.spawn(move || {
                 let _g = common::DeleteOnPanic::new(hull, cid);
-                let r =
-                    hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), cid]);
-                assert_eq!(r.code, 0, "{}", r.stderr);
+                hull.run_d(b, cid);
                 let r = hull.run(&["exec", cid, "echo", cid]);
                 assert_eq!((r.code, r.stdout.trim()), (0, cid.as_str()), "{}", r.stderr);
                 assert_eq!(hull.run(&["delete", "-f", cid]).code, 0);

@@ -130,8 +130,7 @@ fn run_detached_then_list_and_delete_force() {
     let hull = Hull::default();
     let b = Bundle::new(&["sleep", "1000"]);
     let id = id("bg");
-    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    hull.run_d(&b, &id);
     assert_eq!(hull.status(&id), "running");
 
     let table = hull.run(&["list"]);

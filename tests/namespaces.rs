@@ -228,8 +228,7 @@ fn new_user_namespace_with_a_joined_one_and_new_ones_inside_a_joined_user_namesp
     first.edit(with_user_ns);
     let a = id("userowner");
     let _ga = common::DeleteOnPanic::new(&hull, &a);
-    let r = hull.run_detached(&["run", "-d", "--bundle", first.path().to_str().unwrap(), &a]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    hull.run_d(&first, &a);
     let pid = hull.state(&a)["pid"].as_i64().unwrap();
     let ns = |p: i64, n: &str| std::fs::read_link(format!("/proc/{p}/ns/{n}")).unwrap();
 

@@ -125,8 +125,7 @@ fn exec_tty_through_the_console_socket_and_in_the_foreground() {
     let b = Bundle::new(&["sleep", "1000"]);
     let id = id("exectty");
     let _guard_id = common::DeleteOnPanic::new(&hull, &id);
-    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    hull.run_d(&b, &id);
 
     let rx = Receiver::new();
     let r = hull.run_detached(&[

@@ -42,8 +42,7 @@ fn update_by_flags_stdin_and_file() {
     });
     let id = id("update");
     let _guard = common::DeleteOnPanic::new(&hull, &id);
-    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    hull.run_d(&b, &id);
     assert_eq!(memory_limit(&id), (64 << 20).to_string());
     assert_eq!(pids_max(&id), "20");
 

@@ -207,6 +207,12 @@ impl Hull {
         self.run_detached(&args)
     }
 
+    /// `run -d` of `bundle` as `id`, which must succeed.
+    pub fn run_d(&self, bundle: &Bundle, id: &str) {
+        let r = self.run_detached(&["run", "-d", "--bundle", bundle.path().to_str().unwrap(), id]);
+        assert_eq!(r.code, 0, "run -d {id}: {}", r.stderr);
+    }
+
     pub fn create(&self, bundle: &Bundle, id: &str) -> Run {
         self.create_with(bundle, id, &[])
     }
