@@ -94,16 +94,80 @@ fn state_json(state: &State, status: Status, pid: i32) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
-/// Writes the pid file as runc does: decimal, no newline, via a temp file and rename.
+/// Writes the pid file as runc does (decimal, no newline), whole or not at all. The file
+/// is written unnamed (O_TMPFILE) and linked into place, so that a runtime killed half-way
+/// leaves no temporary file behind; only over an existing pid file is a named temporary
+/// renamed (the link cannot replace).
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let what = || format!("write pid file {}", path.display());
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let tmp = path.with_file_name(format!(
         ".{}.{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("pid"),
         std::process::id()
     ));
-    std::fs::write(&tmp, pid.to_string())
-        .context(|| format!("write pid file {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).context(|| format!("rename pid file to {}", path.display()))
+    let unnamed = std::fs::OpenOptions::new()
+        .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open(dir);
+    let mut f = match unnamed {
+        Ok(mut f) => {
+            f.write_all(pid.to_string().as_bytes()).context(what)?;
+            match link_fd(&f, path) {
+                Ok(()) => return Ok(()),
+                Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e).context(what),
+            }
+            link_fd(&f, &tmp).context(what)?;
+            f
+        }
+        // A filesystem without O_TMPFILE: a named temporary from the start.
+        Err(_) => {
+            let mut f = std::fs::File::create(&tmp).context(what)?;
+            f.write_all(pid.to_string().as_bytes()).context(what)?;
+            f
+        }
+    };
+    let _ = f.flush();
+    std::fs::rename(&tmp, path)
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            e
+        })
+        .context(|| format!("rename pid file to {}", path.display()))
+}
+
+/// Gives an unnamed (O_TMPFILE) file the name `path`, through its /proc link (linkat
+/// with AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
+fn link_fd(f: &std::fs::File, path: &Path) -> std::result::Result<(), Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    let from = std::ffi::CString::new(format!("/proc/self/fd/{}", f.as_raw_fd()))
+        .map_err(|_| Errno::EINVAL)?;
+    let to = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: two valid C strings.
+    let r = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    Errno::result(r).map(|_| ())
+}
+
+/// Removes the pid file if it still names `pid` (a later container may own it now).
+fn remove_pid_file(path: &Path, pid: i32) {
+    if std::fs::read_to_string(path).is_ok_and(|s| s.trim() == pid.to_string()) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -516,10 +580,8 @@ fn destroy_unrecorded(dir: ContainerDir, id: &str) -> Result<()> {
 pub fn destroy(dir: ContainerDir, state: &State, run_poststop: bool) -> Result<()> {
     kill_everything(state)?;
     hull_cgroups::remove(&state.cgroup)?;
-    if state.phase == Phase::Creating {
-        if let Some(p) = &state.pid_file {
-            let _ = std::fs::remove_file(p);
-        }
+    if let Some(p) = &state.pid_file {
+        remove_pid_file(p, state.pid);
     }
     if run_poststop {
         crate::hooks::run_warn(
