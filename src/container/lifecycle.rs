@@ -136,9 +136,8 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     };
     let _ = f.flush();
     std::fs::rename(&tmp, path)
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            e
         })
         .context(|| format!("rename pid file to {}", path.display()))
 }
