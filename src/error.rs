@@ -18,7 +18,7 @@ pub enum Error {
     Msg(String),
     #[error("{context}: {}", errno_text(*errno))]
     Sys { context: String, errno: Errno },
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", io_text(source))]
     Io {
         context: String,
         #[source]
@@ -35,11 +35,21 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// An errno as Go prints it ("no such file or directory"): podman and containerd match
 /// these lower-case phrases.
 pub fn errno_text(e: Errno) -> String {
-    let d = e.desc();
-    let mut c = d.chars();
+    io_text(&std::io::Error::from_raw_os_error(e as i32))
+}
+
+/// An I/O error in the same words: the C library's text in lower case, without Rust's
+/// "(os error N)".
+fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match e.raw_os_error() {
+        Some(n) => text.trim_end_matches(&format!(" (os error {n})")).to_string(),
+        None => text,
+    };
+    let mut c = text.chars();
     match c.next() {
         Some(f) => f.to_lowercase().chain(c).collect(),
-        None => format!("errno {}", e as i32),
+        None => text,
     }
 }
 

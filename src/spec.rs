@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 pub const CONFIG: &str = "config.json";
 /// A config.json larger than this is not a container config.
@@ -21,16 +21,14 @@ pub fn load(bundle: &Path) -> Result<Spec> {
                 path.display()
             )))
         }
-        Err(e) => return Err(Error::msg(format!("read {}: {e}", path.display()))),
+        Err(e) => return Err(e).context(|| format!("read {}", path.display())),
         Ok(m) if m.len() > MAX_CONFIG_SIZE => {
             return Err(Error::msg(format!(
                 "{} is larger than 32 MiB",
                 path.display()
             )))
         }
-        Ok(_) => {
-            std::fs::read(&path).map_err(|e| Error::msg(format!("read {}: {e}", path.display())))?
-        }
+        Ok(_) => std::fs::read(&path).context(|| format!("read {}", path.display()))?,
     };
     if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(Error::msg(format!(
@@ -51,8 +49,8 @@ pub fn rootfs_path(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
         .as_ref()
         .ok_or_else(|| Error::msg("root must be set in config.json"))?;
     let p = bundle.join(root.path());
-    let canon = std::fs::canonicalize(&p)
-        .map_err(|e| Error::msg(format!("rootfs {} (root.path): {e}", p.display())))?;
+    let canon =
+        std::fs::canonicalize(&p).context(|| format!("rootfs {} (root.path)", p.display()))?;
     if !canon.is_dir() {
         return Err(Error::msg(format!(
             "rootfs {} (root.path) is not a directory",

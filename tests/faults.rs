@@ -230,3 +230,175 @@ fn exec_and_delete_killed_at_any_moment_leave_nothing_after_delete_force() {
     eprintln!("delete -f: {killed} of {STEPS} trials killed hull mid-way");
     assert!(killed > 0);
 }
+
+/// Unmounts on drop, so that a failing test leaves no tmpfs behind.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn mount_tmpfs(at: &Path, options: &str) -> Mounted {
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+        .arg(at)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount tmpfs -o {options}");
+    Mounted(at.to_path_buf())
+}
+
+/// Fills the filesystem at `dir` with one file (blocks) or many empty ones (inodes).
+fn fill(dir: &Path, inodes: bool) {
+    use std::io::Write;
+    if inodes {
+        for i in 0.. {
+            if std::fs::File::create(dir.join(format!("fill{i}"))).is_err() {
+                return;
+            }
+        }
+    }
+    let mut f = std::fs::File::create(dir.join("fill")).unwrap();
+    while f.write_all(&[0u8; 4096]).is_ok() {}
+}
+
+/// A failed command: exit 1, one line on stderr naming `what`, nothing of `id` left.
+fn fails_cleanly(r: &common::Run, what: &str, hull: &Hull, id: &str, b: &Bundle) {
+    assert_eq!(r.code, 1, "{what}: {}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{what}: one line: {}", r.stderr);
+    assert!(r.stderr.contains(what), "{what}: {}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert_no_leaks(hull, id, b.path());
+}
+
+/// `--root` on a full filesystem: no space for state.json (blocks) or for the state dir
+/// itself (inodes). A runtime that makes the cgroup or the init before it knows its state
+/// is written leaks them; one that writes state.json in place leaves a truncated file.
+#[test]
+fn a_full_state_filesystem_gives_a_clear_error_and_leaves_nothing() {
+    require_root!();
+    become_subreaper();
+    let b = Bundle::new(&["echo", "ran"]);
+    for (options, inodes) in [("size=64k", false), ("nr_inodes=16", true)] {
+        let hull = Hull::default();
+        let root = hull.root.path().join("state");
+        std::fs::create_dir(&root).unwrap();
+        let _m = mount_tmpfs(&root, options);
+        let full = Hull {
+            root: tempfile::TempDir::new_in(&root).unwrap(),
+        };
+        fill(&root, inodes);
+        let id = id("full");
+        let _g = common::DeleteOnPanic::new(&full, &id);
+        let r = full.run_container(&b, &id);
+        fails_cleanly(&r, "no space left on device", &full, &id, &b);
+        assert_eq!(full.run(&["list", "-q"]).stdout, "");
+        // With room again, the same id works.
+        for e in std::fs::read_dir(&root).unwrap().flatten() {
+            if e.file_name().to_string_lossy().starts_with("fill") {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+        let r = full.run_container(&b, &id);
+        assert_eq!((r.code, r.stdout.trim()), (0, "ran"), "{}", r.stderr);
+        assert_no_leaks(&full, &id, b.path());
+    }
+}
+
+/// Runs `cmd` with RLIMIT_NOFILE at `n` (soft and hard).
+fn with_nofile(cmd: &mut Command, n: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only setrlimit between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// hull with few file descriptors: every step that opens one can fail. Each limit either
+/// runs the container or fails with one clear line, and nothing is left either way.
+#[test]
+fn an_fd_limit_fails_cleanly_at_every_step() {
+    require_root!();
+    become_subreaper();
+    let hull = Hull::default();
+    let mut b = Bundle::new(&["echo", "ran"]);
+    // The container keeps hull's limit (raising it needs CAP_SYS_RESOURCE).
+    b.edit(|c| c["process"]["rlimits"] = serde_json::json!([]));
+    let (mut failed, mut ran) = (0, 0);
+    for n in 3..=40 {
+        let id = format!("{}-{n}", id("nofile"));
+        let _g = common::DeleteOnPanic::new(&hull, &id);
+        let mut cmd = hull.cmd();
+        cmd.args(["run", "--bundle", b.path().to_str().unwrap(), &id]);
+        with_nofile(&mut cmd, n);
+        let r: common::Run = cmd.output().unwrap().into();
+        if r.code == 0 {
+            assert_eq!(r.stdout.trim(), "ran");
+            ran += 1;
+            assert_no_leaks(&hull, &id, b.path());
+        } else {
+            fails_cleanly(&r, "too many open files", &hull, &id, &b);
+            failed += 1;
+        }
+    }
+    eprintln!("RLIMIT_NOFILE 3..=40: {failed} failed cleanly, {ran} ran");
+    assert!(failed > 0 && ran > 0);
+}
+
+/// hull in a pids cgroup with no room for the container's init (or its first stage):
+/// the clone fails, and the error says so.
+#[test]
+fn a_pid_limit_fails_cleanly() {
+    require_root!();
+    become_subreaper();
+    let hull = Hull::default();
+    let b = Bundle::new(&["echo", "ran"]);
+    let cg = Path::new("/sys/fs/cgroup/pids").join(id("hull-test-pids"));
+    if !cg.parent().unwrap().join("cgroup.procs").exists() {
+        eprintln!("skipped: no v1 pids hierarchy on this host");
+        return;
+    }
+    std::fs::create_dir(&cg).unwrap();
+    struct Rmdir<'a>(&'a Path);
+    impl Drop for Rmdir<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(self.0);
+        }
+    }
+    let _rm = Rmdir(&cg);
+    for max in 1..=3 {
+        std::fs::write(cg.join("pids.max"), max.to_string()).unwrap();
+        let id = format!("{}-{max}", id("pids"));
+        let _g = common::DeleteOnPanic::new(&hull, &id);
+        let mut cmd = hull.cmd();
+        cmd.args(["run", "--bundle", b.path().to_str().unwrap(), &id]);
+        let procs = cg.join("cgroup.procs");
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only a write between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || std::fs::write(&procs, "0"));
+        }
+        let r: common::Run = cmd.output().unwrap().into();
+        eprintln!("pids.max {max}: exit {} {}", r.code, r.stderr.trim());
+        if max == 1 {
+            fails_cleanly(&r, "resource temporarily unavailable", &hull, &id, &b);
+        } else if r.code == 0 {
+            assert_eq!(r.stdout.trim(), "ran");
+            assert_no_leaks(&hull, &id, b.path());
+        } else {
+            fails_cleanly(&r, "resource temporarily unavailable", &hull, &id, &b);
+        }
+    }
+}

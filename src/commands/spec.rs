@@ -1,7 +1,7 @@
 //! `spec`: writes runc's default config.json (hostname "hull"), or its rootless variant.
 
 use crate::cli::SpecArgs;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 fn caps() -> serde_json::Value {
     serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
@@ -77,8 +77,7 @@ pub fn run(a: &SpecArgs) -> Result<i32> {
         )));
     }
     let text = serde_json::to_string_pretty(&default_spec(a.rootless)).unwrap_or_default();
-    std::fs::write(&path, text + "\n")
-        .map_err(|e| Error::msg(format!("write {}: {e}", path.display())))?;
+    std::fs::write(&path, text + "\n").context(|| format!("write {}", path.display()))?;
     Ok(0)
 }
 

@@ -170,7 +170,7 @@ fn remove_pid_file(path: &Path, pid: i32) {
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(p).map_err(|e| Error::msg(format!("bundle {}: {e}", p.display())))
+    std::fs::canonicalize(p).context(|| format!("bundle {}", p.display()))
 }
 
 /// systemd socket activation meant for us (LISTEN_PID is our pid): that many fds from 3
@@ -278,6 +278,12 @@ pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<Created> {
         .pidfd_socket
         .map(|p| crate::terminal::connect_socket(p, "pidfd socket"))
         .transpose()?;
+    // Two descriptors kept for the cleanup: a create that ran out of them (a low
+    // RLIMIT_NOFILE) must still be able to undo itself.
+    let reserve = (0..2)
+        .map(|_| std::fs::File::open("/"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .context(|| "reserve file descriptors for cleanup".into())?;
     let dir = store.create(o.id)?;
     match make(&dir, &spec, &plan, &mut state, o, console, pidfd_socket) {
         Ok((pid, console)) => Ok(Created {
@@ -287,6 +293,7 @@ pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<Created> {
             console,
         }),
         Err(e) => {
+            drop(reserve);
             if let Err(ce) = destroy(dir, &state, false) {
                 crate::logging::warn(&format!("cleanup after failed create: {ce}"));
             }

@@ -81,7 +81,10 @@ impl Store {
             OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
             Mode::empty(),
         )
-        .context(|| format!("open state dir {}", path.display()))?;
+        .context(|| format!("open state dir {}", path.display()))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_dir(&path);
+        })?;
         // SAFETY: open returned a fresh fd we own.
         let dir = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dir) };
         lock(&dir)?;
