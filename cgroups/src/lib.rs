@@ -9,18 +9,22 @@
 //! (memory before swap), hybrid hosts (v1 controllers plus a cgroup2 mount) and v2's
 //! `subtree_control` delegation, and it keeps the static binary small.
 
+mod bpf;
+mod devices;
 mod layout;
 mod resources;
 pub mod stats;
 
-use std::io::Write;
+use std::io::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 pub use layout::Layout;
-pub use resources::apply;
+pub use resources::{
+    apply, blkio_to_io_weight, prepare, shares_to_weight, validate, Prepared, Write,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
