@@ -4,10 +4,21 @@
 //! made, so that `delete` can undo a `create` that was killed half-way; every operation
 //! here is idempotent for that reason.
 //!
+//! Where the parts come from:
+//! - `resources`: `linux.resources` to cgroup files, following runc's translation (which
+//!   file, which order, the v1 -> v2 conversions, what each hierarchy ignores), learnt
+//!   from its source and the runtime spec; every value is checked before the first write.
+//! - `devices`: the device list's meaning (runc's v1 emulator semantics), the v1 rule
+//!   writes and the v2 eBPF program; `bpf`: the bpf(2) calls that load and attach it.
+//! - `layout`, `stats`: /proc/self/mountinfo and cgroupfs as the kernel documents them.
+//!
 //! Written directly against cgroupfs rather than through `cgroups-rs`: hull needs exact
 //! control over which directories it creates (to remove exactly those), the order of writes
-//! (memory before swap), hybrid hosts (v1 controllers plus a cgroup2 mount) and v2's
-//! `subtree_control` delegation, and it keeps the static binary small.
+//! (memory before swap, CFS period/quota retries), hybrid hosts (v1 controllers plus a
+//! cgroup2 mount) and v2's `subtree_control` delegation. cgroups-rs (0.5) writes v1 device
+//! rules only, with no eBPF device program for v2, has no `unified` or checkBeforeUpdate
+//! handling, and always links zbus for its systemd manager, which the static binary
+//! does not want.
 
 mod bpf;
 mod devices;
