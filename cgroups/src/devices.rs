@@ -220,6 +220,15 @@ impl Emulator {
         Ok(())
     }
 
+    /// Everything allowed: what a v1 cgroup whose list cannot be read is assumed to have,
+    /// so that the transition starts with a reset.
+    pub(crate) fn allow_all() -> Emulator {
+        Emulator {
+            default_allow: true,
+            exceptions: BTreeMap::new(),
+        }
+    }
+
     /// True when nothing is restricted.
     pub(crate) fn allows_all(&self) -> bool {
         self.default_allow && self.exceptions.is_empty()

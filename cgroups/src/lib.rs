@@ -597,9 +597,18 @@ mod tests {
             Ok(_) => return eprintln!("skipped: no cgroup2 mount"),
             Err(why) => return eprintln!("skipped: {why}"),
         };
-        let unified_only = Layout::fake_v2(layout.unified.as_deref().unwrap(), "/");
-        let cg = TestCgroup::new(&unified_only, "bpf");
-        let dir = cg.0.unified.clone().unwrap();
+        // Only the directory: no controller is enabled anywhere for this test.
+        let dir = layout
+            .unified
+            .unwrap()
+            .join(format!("hull-test-bpf-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let cg = TestCgroup(CgroupPaths {
+            unified: Some(dir.clone()),
+            v2: true,
+            owned: vec![dir.clone()],
+            ..Default::default()
+        });
         let devices = |json: &str| -> oci_spec::runtime::LinuxResources {
             serde_json::from_str(&format!(r#"{{"devices":{json}}}"#)).unwrap()
         };

@@ -18,6 +18,7 @@ use crate::{bpf, io_err, open_for_write, write_file, write_value, CgroupPaths, E
 /// One cgroup file write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
+    /// The controller whose directory has the file ("unified": a key of `unified`).
     pub controller: &'static str,
     pub file: String,
     pub value: String,
@@ -668,7 +669,7 @@ pub fn prepare(paths: &CgroupPaths, r: &LinuxResources) -> Result<Prepared> {
             let current = probe
                 .read("devices", "devices.list")
                 .and_then(|t| Emulator::from_list(&t))
-                .unwrap_or_default();
+                .unwrap_or_else(Emulator::allow_all);
             for rule in current.transition(&target) {
                 let file = if rule.allow() {
                     "devices.allow"
@@ -1149,6 +1150,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(writes(&f, list), pairs(&[("devices.deny", "c 1:5 r")]));
+        // A list that cannot be read is taken as allow-all: reset first.
+        std::fs::write(f.paths.v1[0].1.join("devices.list"), "garbage").unwrap();
+        assert_eq!(
+            writes(&f, list)[0],
+            ("devices.deny".into(), "a *:* rwm".into())
+        );
     }
 
     #[test]
