@@ -24,7 +24,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error(transparent)]
+    #[error("{}", cgroup_text(.0))]
     Cgroup(#[from] hull_cgroups::Error),
     #[error(transparent)]
     Seccomp(#[from] hull_seccomp::Error),
@@ -50,6 +50,15 @@ fn io_text(e: &std::io::Error) -> String {
     match c.next() {
         Some(f) => f.to_lowercase().chain(c).collect(),
         None => text,
+    }
+}
+
+fn cgroup_text(e: &hull_cgroups::Error) -> String {
+    match e {
+        hull_cgroups::Error::Io { op, path, source } => {
+            format!("{op} {}: {}", path.display(), io_text(source))
+        }
+        e => e.to_string(),
     }
 }
 
