@@ -761,3 +761,181 @@ fn random_profiles_match_a_reference() {
 fn rules_of(p: &LinuxSeccomp) -> Vec<Rule<'_>> {
     rules(p).unwrap()
 }
+
+fn nr(table: &[(&str, u32)], name: &str) -> i32 {
+    lookup(table, name).unwrap_or_else(|| panic!("{name}")) as i32
+}
+
+const EPERM: u32 = RET_ERRNO | 1;
+const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
+
+#[test]
+fn docker_default_profile_x86_64() {
+    let p = compile(&profile(
+        serde_json::from_str(include_str!("../testdata/docker-default-x86_64.json")).unwrap(),
+    ))
+    .unwrap();
+    let t = tables::X86_64;
+    let c = |name: &str, args: [u64; 6]| call(&p, AUDIT_ARCH_X86_64, nr(t, name), args);
+    let z = [0; 6];
+    for ok in [
+        "read",
+        "write",
+        "openat",
+        "execve",
+        "exit_group",
+        "chroot",
+        "ptrace",
+        "arch_prctl",
+    ] {
+        assert_eq!(c(ok, z), RET_ALLOW, "{ok}");
+    }
+    for no in [
+        "mount",
+        "umount2",
+        "unshare",
+        "setns",
+        "kexec_load",
+        "bpf",
+        "reboot",
+        "open_by_handle_at",
+    ] {
+        assert_eq!(c(no, z), EPERM, "{no}");
+    }
+    assert_eq!(
+        c("clone3", z),
+        ENOSYS,
+        "errnoRet 38: glibc falls back to clone"
+    );
+    // clone without namespace flags only (MASKED_EQ 0x7e020000).
+    assert_eq!(c("clone", [0x0011_0000 | 17, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(
+        c("clone", [0x1000_0000 | 17, 0, 0, 0, 0, 0]),
+        EPERM,
+        "CLONE_NEWUSER"
+    );
+    assert_eq!(
+        c("clone", [0x0002_0000, 0, 0, 0, 0, 0]),
+        EPERM,
+        "CLONE_NEWNS"
+    );
+    for ok in [0, 8, 0x20000, 0x20008, 0xffff_ffff] {
+        assert_eq!(c("personality", [ok, 0, 0, 0, 0, 0]), RET_ALLOW, "{ok:#x}");
+    }
+    assert_eq!(c("personality", [0x0040_0000, 0, 0, 0, 0, 0]), EPERM);
+    assert_eq!(c("personality", [0x1_0000_0008, 0, 0, 0, 0, 0]), EPERM);
+    // socket: all families but AF_ALG (38) and AF_VSOCK (40).
+    for (family, want) in [
+        (1, RET_ALLOW),
+        (2, RET_ALLOW),
+        (38, EPERM),
+        (39, RET_ALLOW),
+        (40, EPERM),
+        (44, RET_ALLOW),
+    ] {
+        assert_eq!(
+            c("socket", [family, 1, 0, 0, 0, 0]),
+            want,
+            "family {family}"
+        );
+    }
+    // Numbers past the profile's last syscall: ENOSYS (runc's stub); gaps: EPERM.
+    assert_eq!(call(&p, AUDIT_ARCH_X86_64, 1000, z), ENOSYS);
+    assert_eq!(
+        call(&p, AUDIT_ARCH_X86_64, 440, z),
+        EPERM,
+        "process_madvise: no CAP_SYS_PTRACE"
+    );
+
+    // i386: its own numbers, 32-bit arguments.
+    let t = tables::X86;
+    let i = |name: &str, args| call(&p, AUDIT_ARCH_I386, nr(t, name), args);
+    assert_eq!(i("socketcall", z), RET_ALLOW);
+    assert_eq!(i("read", z), RET_ALLOW);
+    assert_eq!(i("mount", z), EPERM);
+    assert_eq!(i("personality", [0xffff_ffff, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(i("clone", [0x1000_0000, 0, 0, 0, 0, 0]), EPERM);
+    assert_eq!(i("socket", [40, 1, 0, 0, 0, 0]), EPERM);
+    // x32: x86_64's audit value with the x32 bit.
+    let t = tables::X32;
+    let x = |name: &str| call(&p, AUDIT_ARCH_X86_64, nr(t, name), z);
+    assert_eq!(x("read"), RET_ALLOW);
+    assert_eq!(x("mount"), EPERM);
+    assert_eq!(call(&p, AUDIT_ARCH_X86_64, 0x4000_0400, z), ENOSYS);
+    // Not listed: killed, as libseccomp's default bad-architecture action does.
+    assert_eq!(call(&p, AUDIT_ARCH_AARCH64, 63, z), RET_BAD_ARCH);
+    assert!(p.filter.len() < 400, "{} instructions", p.filter.len());
+}
+
+#[test]
+fn docker_default_profile_aarch64_and_s390x() {
+    let p = compile_for(
+        &profile(
+            serde_json::from_str(include_str!("../testdata/docker-default-aarch64.json")).unwrap(),
+        ),
+        Arch::ScmpArchAarch64,
+    )
+    .unwrap();
+    let z = [0; 6];
+    let a = |name: &str, args| call(&p, AUDIT_ARCH_AARCH64, nr(tables::AARCH64, name), args);
+    assert_eq!(a("openat", z), RET_ALLOW);
+    assert_eq!(a("mount", z), EPERM);
+    assert_eq!(a("clone", [17, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(a("clone", [0x1000_0011, 0, 0, 0, 0, 0]), EPERM);
+    let arm = |name: &str| call(&p, 0x4000_0028, nr(tables::ARM, name), z);
+    assert_eq!(arm("set_tls"), RET_ALLOW);
+    assert_eq!(arm("cacheflush"), RET_ALLOW);
+    assert_eq!(arm("mount"), EPERM);
+    assert_eq!(call(&p, AUDIT_ARCH_X86_64, 0, z), RET_BAD_ARCH);
+
+    let p = compile_for(
+        &profile(
+            serde_json::from_str(include_str!("../testdata/docker-default-s390x.json")).unwrap(),
+        ),
+        Arch::ScmpArchS390x,
+    )
+    .unwrap();
+    let s = |name: &str, args| call_on(&p, 0x8000_0016, nr(tables::S390X, name), args, true);
+    assert_eq!(s("s390_runtime_instr", z), RET_ALLOW);
+    assert_eq!(s("mount", z), EPERM);
+    // s390's clone takes its flags second.
+    assert_eq!(s("clone", [0, 17, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(s("clone", [0, 0x1000_0011, 0, 0, 0, 0]), EPERM);
+    assert_eq!(s("clone", [0x1000_0011, 17, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(s("personality", [8, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(call_on(&p, 0x8000_0016, 0, z, true), ENOSYS);
+}
+
+#[test]
+fn podman_default_profile_x86_64() {
+    let p = compile(&profile(
+        serde_json::from_str(include_str!("../testdata/podman-default-x86_64.json")).unwrap(),
+    ))
+    .unwrap();
+    let t = tables::X86_64;
+    let c = |name: &str, args: [u64; 6]| call(&p, AUDIT_ARCH_X86_64, nr(t, name), args);
+    let z = [0; 6];
+    assert_eq!(c("read", z), RET_ALLOW);
+    assert_eq!(c("mount", z), RET_ALLOW);
+    assert_eq!(c("userfaultfd", z), EPERM);
+    assert_eq!(
+        c("acct", z),
+        EPERM,
+        "an explicit ERRNO(1) for want of CAP_SYS_PACCT"
+    );
+    // futex_waitv is refused first (EPERM), setns allowed first and refused later: the
+    // first unconditional rule wins both times.
+    assert_eq!(c("futex_waitv", z), EPERM);
+    assert_eq!(c("setns", z), RET_ALLOW);
+    // The default is ENOSYS: a syscall the profile does not name.
+    assert_eq!(c("uretprobe", z), RET_ERRNO | 38);
+    // Without CAP_AUDIT_WRITE, netlink audit sockets get EINVAL, others are allowed.
+    assert_eq!(c("socket", [16, 3, 9, 0, 0, 0]), RET_ERRNO | 22);
+    assert_eq!(c("socket", [16, 3, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(c("socket", [2, 1, 9, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(c("personality", [8, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(c("personality", [1, 0, 0, 0, 0, 0]), RET_ERRNO | 38);
+    let i = |name: &str, args| call(&p, AUDIT_ARCH_I386, nr(tables::X86, name), args);
+    assert_eq!(i("socket", [16, 3, 9, 0, 0, 0]), RET_ERRNO | 22);
+    assert_eq!(i("read", z), RET_ALLOW);
+}
