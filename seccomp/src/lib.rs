@@ -25,7 +25,6 @@ mod asm;
 pub mod bpf;
 mod tables;
 
-use std::collections::BTreeMap;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use oci_spec::runtime::{
@@ -396,47 +395,73 @@ struct Syscall {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Leaf {
     Ret(u32),
-    Rules(u32),
+    Rules(usize),
 }
 
 struct AbiRules {
-    syscalls: BTreeMap<u32, Syscall>,
+    /// By number, ascending.
+    syscalls: Vec<(u32, Syscall)>,
     /// The highest number of any name in the profile (runc's ENOSYS stub starts above).
     last_named: Option<u32>,
 }
 
-fn abi_rules(abi: &Abi, rules: &[Rule], default: u32) -> Result<AbiRules, Error> {
-    let mut syscalls: BTreeMap<u32, Syscall> = BTreeMap::new();
-    let mut last_named = None;
-    for r in rules {
-        for name in r.names {
-            let Some(nr) = lookup(abi.table, name) else {
-                continue;
-            };
-            last_named = last_named.max(Some(nr));
-            // libseccomp refuses a rule with the default action; runc drops it first.
-            if r.ret == default {
-                continue;
+#[cfg(test)]
+impl AbiRules {
+    fn get(&self, nr: u32) -> Option<&Syscall> {
+        let i = self.syscalls.binary_search_by_key(&nr, |s| s.0).ok()?;
+        Some(&self.syscalls[i].1)
+    }
+}
+
+/// The rules of one ABI by syscall number. `known` marks the names it has (by rule, name).
+fn abi_rules(
+    abi: &Abi,
+    rules: &[Rule],
+    default: u32,
+    known: &mut [Vec<bool>],
+) -> Result<AbiRules, Error> {
+    // Every (number, rule, name) in profile order, then grouped by number (stable sort).
+    let mut hits: Vec<(u32, usize, &str)> = Vec::new();
+    for (ri, r) in rules.iter().enumerate() {
+        for (ni, name) in r.names.iter().enumerate() {
+            if let Some(nr) = lookup(abi.table, name) {
+                known[ri][ni] = true;
+                hits.push((nr, ri, name));
             }
-            let s = syscalls.entry(nr).or_default();
-            for alt in &r.alternatives {
-                let mut chain: Vec<Cond> = alt
-                    .iter()
-                    .map(|a| condition(a, abi))
-                    .filter(|c| !c.is_noop())
-                    .collect();
-                chain.sort_by_key(|c| c.index);
-                if s.unconditional.is_some() {
-                    // libseccomp keeps an unconditional rule and ignores what follows.
-                } else if chain.is_empty() {
-                    s.unconditional = Some(r.ret);
-                } else if let Err(earlier) = add_chain(&mut s.tree, &chain, r.ret, r.index) {
-                    return Err(Error::Invalid(format!(
-                        "syscalls[{}]: the conditions on {name} ({}) overlap those of \
-                         syscalls[{earlier}] with another action; libseccomp refuses that",
-                        r.index, abi.arch
-                    )));
-                }
+        }
+    }
+    let last_named = hits.iter().map(|h| h.0).max();
+    hits.sort_by_key(|h| h.0);
+    let mut syscalls: Vec<(u32, Syscall)> = Vec::new();
+    for (nr, ri, name) in hits {
+        let r = &rules[ri];
+        // libseccomp refuses a rule with the default action; runc drops it first.
+        if r.ret == default {
+            continue;
+        }
+        if syscalls.last().is_none_or(|s| s.0 != nr) {
+            syscalls.push((nr, Syscall::default()));
+        }
+        let s = &mut syscalls.last_mut().expect("just pushed").1;
+        for alt in &r.alternatives {
+            if s.unconditional.is_some() {
+                // libseccomp keeps an unconditional rule and ignores what follows.
+                break;
+            }
+            let mut chain: Vec<Cond> = alt
+                .iter()
+                .map(|a| condition(a, abi))
+                .filter(|c| !c.is_noop())
+                .collect();
+            chain.sort_by_key(|c| c.index);
+            if chain.is_empty() {
+                s.unconditional = Some(r.ret);
+            } else if let Err(earlier) = add_chain(&mut s.tree, &chain, r.ret, r.index) {
+                return Err(Error::Invalid(format!(
+                    "syscalls[{}]: the conditions on {name} ({}) overlap those of \
+                     syscalls[{earlier}] with another action; libseccomp refuses that",
+                    r.index, abi.arch
+                )));
             }
         }
     }
@@ -446,34 +471,43 @@ fn abi_rules(abi: &Abi, rules: &[Rule], default: u32) -> Result<AbiRules, Error>
     })
 }
 
-/// The ranges of one ABI's numbers, each with its result, as (first number, leaf).
+/// The ranges of one ABI's numbers, each with its result, as (first number, leaf); a
+/// syscall with argument checks is `Leaf::Rules(its index in r.syscalls)`.
 fn ranges(abi: &Abi, r: &AbiRules, default: u32, stub: bool) -> Vec<(u32, Leaf)> {
-    let mut points: BTreeMap<u32, Leaf> = BTreeMap::new();
-    points.insert(abi.first, Leaf::Ret(default));
-    for &nr in r.syscalls.keys() {
-        if nr < abi.last {
-            points.insert(nr + 1, Leaf::Ret(default));
-        }
-    }
-    for (&nr, s) in &r.syscalls {
-        let leaf = match s.unconditional {
-            Some(ret) => Leaf::Ret(ret),
-            None => Leaf::Rules(nr),
-        };
-        points.insert(nr, leaf);
-    }
     // runc's stub: ENOSYS above the last syscall the profile names, and for s390's
     // syscall 0 (the multiplexer).
-    if let (true, Some(last)) = (stub, r.last_named) {
-        if last < abi.last {
-            points.insert(last + 1, Leaf::Ret(ENOSYS));
-        }
-        if matches!(abi.arch, Arch::ScmpArchS390 | Arch::ScmpArchS390x) {
-            points.entry(1).or_insert(Leaf::Ret(default));
-            points.insert(0, Leaf::Ret(ENOSYS));
+    let (enosys_from, enosys_zero) = match (stub, r.last_named) {
+        (true, Some(last)) => (
+            last.checked_add(1).filter(|&n| n <= abi.last),
+            matches!(abi.arch, Arch::ScmpArchS390 | Arch::ScmpArchS390x),
+        ),
+        _ => (None, false),
+    };
+    let mut out = vec![(abi.first, Leaf::Ret(default))];
+    let mut put = |start: u32, leaf: Leaf| match out.last_mut() {
+        Some(l) if l.0 == start => l.1 = leaf,
+        _ => out.push((start, leaf)),
+    };
+    if enosys_zero {
+        put(0, Leaf::Ret(ENOSYS));
+        put(1, Leaf::Ret(default));
+    }
+    for (i, (nr, s)) in r.syscalls.iter().enumerate() {
+        put(
+            *nr,
+            match s.unconditional {
+                Some(ret) => Leaf::Ret(ret),
+                None => Leaf::Rules(i),
+            },
+        );
+        if *nr < abi.last {
+            put(nr + 1, Leaf::Ret(default));
         }
     }
-    points.into_iter().collect()
+    if let Some(n) = enosys_from {
+        put(n, Leaf::Ret(ENOSYS));
+    }
+    out
 }
 
 /// Emits the syscall's rule tree; anything no rule matches gets the default action.
@@ -553,15 +587,7 @@ pub fn compile_for(profile: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
         }
     }
 
-    let mut unknown_syscalls: Vec<String> = Vec::new();
-    for r in &rules {
-        for n in r.names {
-            let known = abis.iter().any(|a| lookup(a.table, n).is_some());
-            if !known && !unknown_syscalls.contains(n) {
-                unknown_syscalls.push(n.clone());
-            }
-        }
-    }
+    let mut known: Vec<Vec<bool>> = rules.iter().map(|r| vec![false; r.names.len()]).collect();
 
     // runc adds its ENOSYS stub unless the default already lets syscalls through.
     let stub = !matches!(
@@ -582,7 +608,7 @@ pub fn compile_for(profile: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
     for &audit in audits.iter().rev() {
         let group: Vec<&Abi> = abis.iter().filter(|a| a.audit == audit).collect();
         let mut leaves: Vec<(u32, Leaf)> = Vec::new();
-        let mut trees = BTreeMap::new();
+        let mut trees: Vec<Vec<Node>> = Vec::new();
         if audit == AUDIT_ARCH_X86_64 {
             // x32 syscalls come with x86_64's audit value and the x32 bit in the number.
             let find = |arch| group.iter().find(|a| a.arch == arch);
@@ -592,9 +618,15 @@ pub fn compile_for(profile: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
             ] {
                 match find(arch) {
                     Some(a) => {
-                        let r = abi_rules(a, &rules, default)?;
-                        leaves.extend(ranges(a, &r, default, stub));
-                        trees.extend(r.syscalls);
+                        let r = abi_rules(a, &rules, default, &mut known)?;
+                        let base = trees.len();
+                        leaves.extend(ranges(a, &r, default, stub).into_iter().map(
+                            |(n, l)| match l {
+                                Leaf::Rules(i) => (n, Leaf::Rules(base + i)),
+                                l => (n, l),
+                            },
+                        ));
+                        trees.extend(r.syscalls.into_iter().map(|s| s.1.tree));
                     }
                     None => leaves.push((first, Leaf::Ret(RET_BAD_ARCH))),
                 }
@@ -605,16 +637,16 @@ pub fn compile_for(profile: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
             }
         } else {
             let a = group[0];
-            let r = abi_rules(a, &rules, default)?;
+            let r = abi_rules(a, &rules, default, &mut known)?;
             leaves = ranges(a, &r, default, stub);
-            trees = r.syscalls;
+            trees.extend(r.syscalls.into_iter().map(|s| s.1.tree));
         }
         // The argument checks first (they come last in the program), then the search.
         let mut targets: Vec<(u32, Target)> = Vec::new();
         for (first, leaf) in leaves.iter().rev() {
             let t = match *leaf {
                 Leaf::Ret(k) => Target::Ret(k),
-                Leaf::Rules(nr) => emit_tree(&mut asm, &trees[&nr].tree, Target::Ret(default)),
+                Leaf::Rules(i) => emit_tree(&mut asm, &trees[i], Target::Ret(default)),
             };
             targets.push((*first, t));
         }
@@ -636,6 +668,14 @@ pub fn compile_for(profile: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
     asm.load(4);
 
     let filter = asm.finish();
+    let mut unknown_syscalls: Vec<String> = Vec::new();
+    for (r, k) in rules.iter().zip(&known) {
+        for (n, _) in r.names.iter().zip(k).filter(|(_, k)| !**k) {
+            if !unknown_syscalls.contains(n) {
+                unknown_syscalls.push(n.clone());
+            }
+        }
+    }
     if filter.len() > 4096 {
         return Err(Error::Invalid(format!(
             "the compiled filter has {} instructions, above the kernel's 4096",

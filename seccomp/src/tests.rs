@@ -649,7 +649,7 @@ fn expect(abi: &Abi, r: &AbiRules, default: u32, stub: bool, nr: u32, args: &[u6
         }
         None
     }
-    if let Some(s) = r.syscalls.get(&nr) {
+    if let Some(s) = r.get(nr) {
         return s
             .unconditional
             .or_else(|| eval(&s.tree, args))
@@ -738,7 +738,8 @@ fn random_profiles_match_a_reference() {
         let rs = rules_of(&prof);
         for arch in [Arch::ScmpArchX86_64, Arch::ScmpArchX86] {
             let a = abi(arch).unwrap().unwrap();
-            let r = abi_rules(&a, &rs, default).unwrap();
+            let mut known: Vec<Vec<bool>> = rs.iter().map(|r| vec![false; r.names.len()]).collect();
+            let r = abi_rules(&a, &rs, default, &mut known).unwrap();
             for _ in 0..60 {
                 let name = names[rnd(8) as usize];
                 let nr = lookup(a.table, name).unwrap_or(a.first + 500);
@@ -938,4 +939,58 @@ fn podman_default_profile_x86_64() {
     let i = |name: &str, args| call(&p, AUDIT_ARCH_I386, nr(tables::X86, name), args);
     assert_eq!(i("socket", [16, 3, 9, 0, 0, 0]), RET_ERRNO | 22);
     assert_eq!(i("read", z), RET_ALLOW);
+}
+
+/// The kernel takes the programs and runs them as the interpreter does (in a forked child,
+/// which only makes syscalls before it exits).
+#[test]
+fn the_kernel_agrees() {
+    let docker = compile(&profile(
+        serde_json::from_str(include_str!("../testdata/docker-default-x86_64.json")).unwrap(),
+    ))
+    .unwrap();
+    let notify = compile(&profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    })))
+    .unwrap();
+    let errno = || std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    // SAFETY: the child only makes syscalls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = (|| unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return 10;
+            }
+            match load(&notify) {
+                Ok(Some(fd)) if std::os::fd::AsRawFd::as_raw_fd(&fd) > 2 => {}
+                _ => return 11,
+            }
+            if !matches!(load(&docker), Ok(None)) {
+                return 12;
+            }
+            if libc::syscall(libc::SYS_mount, 0, 0, 0, 0, 0) != -1 || errno() != libc::EPERM {
+                return 13;
+            }
+            if libc::syscall(1000) != -1 || errno() != libc::ENOSYS {
+                return 14;
+            }
+            if libc::syscall(libc::SYS_clone3, 0, 0) != -1 || errno() != libc::ENOSYS {
+                return 15;
+            }
+            if libc::syscall(libc::SYS_personality, 0xffff_ffffu64) == -1 {
+                return 16;
+            }
+            if libc::syscall(libc::SYS_personality, 1u64) != -1 || errno() != libc::EPERM {
+                return 17;
+            }
+            0
+        })();
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: our child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status), "{status:#x}");
+    assert_eq!(libc::WEXITSTATUS(status), 0, "step that failed");
 }
