@@ -1,22 +1,37 @@
-//! A tiny BPF assembler with forward labels. Conditional jumps reach 255 instructions;
-//! farther targets go through an unconditional `ja` (32-bit offset).
+//! A BPF assembler that builds the program backwards, from its last instruction to its
+//! first. Every jump then points at code that already exists, so its distance is known
+//! when it is emitted: a target beyond the 255 instructions a conditional jump reaches
+//! gets a copy of its `ret` (or an unconditional `ja`, which reaches anywhere) placed right
+//! after the jump, and nothing has to be relaxed or patched at the end.
+
+use std::collections::HashMap;
 
 use crate::bpf::*;
-use crate::Error;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Label(usize);
+/// An emitted instruction, counted from the program's end (stable while building).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pos(usize);
+
+/// Where a jump goes: emitted code, or any `ret` of that value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    At(Pos),
+    Ret(u32),
+}
 
 /// A 64-bit comparison of one syscall argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cond {
     pub index: u8,
     pub op: CondOp,
+    /// The operand (the mask of MASKED_EQ).
     pub value: u64,
-    /// The expected value of MASKED_EQ (`value` is then the mask).
+    /// The expected value of MASKED_EQ; 0 for the other operators.
     pub value_two: u64,
-    /// 32-bit ABI: only the low half of the argument exists.
+    /// 32-bit ABI: only the low half of the argument exists (libseccomp compares it alone).
     pub args32: bool,
+    /// Big-endian ABI: the low half is the second word of the argument.
+    pub big_endian: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,24 +45,29 @@ pub enum CondOp {
     MaskedEq,
 }
 
-#[derive(Clone, Copy)]
-enum Target {
-    Next,
-    To(Label),
-}
+impl Cond {
+    fn offsets(&self) -> (u32, u32) {
+        let base = 16 + 8 * self.index as u32;
+        if self.big_endian {
+            (base + 4, base)
+        } else {
+            (base, base + 4)
+        }
+    }
 
-struct Pending {
-    at: usize,
-    jt: Target,
-    jf: Target,
-}
+    /// libseccomp skips the word of a MASKED_EQ whose mask is zero there.
+    fn words(&self) -> (bool, bool) {
+        let has_hi = !self.args32;
+        match self.op {
+            CondOp::MaskedEq => (lo(self.value) != 0, has_hi && hi(self.value) != 0),
+            _ => (true, has_hi),
+        }
+    }
 
-#[derive(Default)]
-pub struct Asm {
-    code: Vec<Insn>,
-    pending: Vec<Pending>,
-    far: Vec<(usize, Label)>,
-    labels: Vec<Option<usize>>,
+    /// True when the comparison tests nothing (MASKED_EQ with an empty mask).
+    pub fn is_noop(&self) -> bool {
+        self.words() == (false, false)
+    }
 }
 
 fn lo(v: u64) -> u32 {
@@ -57,151 +77,147 @@ fn hi(v: u64) -> u32 {
     (v >> 32) as u32
 }
 
+#[derive(Default)]
+pub struct Asm {
+    /// The program, last instruction first.
+    rev: Vec<Insn>,
+    /// The newest `ret k` and `ja` to each target: reused while still in reach.
+    rets: HashMap<u32, usize>,
+    trampolines: HashMap<usize, usize>,
+}
+
 impl Asm {
-    pub fn label(&mut self) -> Label {
-        self.labels.push(None);
-        Label(self.labels.len() - 1)
+    fn push(&mut self, code: u16, jt: u8, jf: u8, k: u32) -> Pos {
+        self.rev.push(Insn { code, jt, jf, k });
+        Pos(self.rev.len() - 1)
     }
 
-    pub fn bind(&mut self, l: Label) {
-        self.labels[l.0] = Some(self.code.len());
+    pub fn ret(&mut self, k: u32) -> Pos {
+        let p = self.push(RET_K, 0, 0, k);
+        self.rets.insert(k, p.0);
+        p
     }
 
-    fn push(&mut self, code: u16, k: u32) {
-        self.code.push(Insn {
-            code,
-            jt: 0,
-            jf: 0,
-            k,
-        });
+    /// `A = seccomp_data[off]`.
+    pub fn load(&mut self, off: u32) -> Pos {
+        self.push(LD_W_ABS, 0, 0, off)
     }
 
-    fn jump(&mut self, code: u16, k: u32, jt: Target, jf: Target) {
-        self.pending.push(Pending {
-            at: self.code.len(),
-            jt,
-            jf,
-        });
-        self.push(code, k);
+    /// Offset from the next instruction emitted to `at`, if a conditional jump reaches it.
+    fn reach(&self, at: usize) -> Option<u8> {
+        u8::try_from(self.rev.len() - at - 1).ok()
     }
 
-    pub fn load_arch(&mut self) {
-        self.push(LD_W_ABS, 4);
-    }
-
-    pub fn load_nr(&mut self) {
-        self.push(LD_W_ABS, 0);
-    }
-
-    pub fn ret(&mut self, k: u32) {
-        self.push(RET_K, k);
-    }
-
-    pub fn jump_if_ne(&mut self, k: u32, to: Label) {
-        self.jump(JMP_JEQ_K, k, Target::Next, Target::To(to));
-    }
-
-    fn far_jump(&mut self, to: Label) {
-        self.far.push((self.code.len(), to));
-        self.push(JMP_JA, 0);
-    }
-
-    /// if (A `op` k) goto `to`, at any distance; `op` is JMP_JEQ_K, JMP_JGE_K...
-    pub fn jump_far_if(&mut self, op: u16, k: u32, to: Label) {
-        let skip = self.label();
-        self.jump(op, k, Target::Next, Target::To(skip));
-        self.far_jump(to);
-        self.bind(skip);
-    }
-
-    /// Falls through when `c` holds, jumps to `fail` otherwise.
-    pub fn cond(&mut self, c: &Cond, fail: Label) {
-        let (op, v, v2) = (c.op, c.value, c.value_two);
-        let off_lo = 16 + 8 * c.index as u32;
-        let off_hi = off_lo + 4;
-        let ok = self.label();
-        let f = Target::To(fail);
-        let o = Target::To(ok);
-        let n = Target::Next;
-        // On a 32-bit ABI only the low half exists (libseccomp compares it alone).
-        let with_hi = !c.args32;
-        match op {
-            CondOp::Eq => {
-                if with_hi {
-                    self.push(LD_W_ABS, off_hi);
-                    self.jump(JMP_JEQ_K, hi(v), n, f);
+    /// Makes `t` a position the next instruction can reach, emitting a trampoline if need be.
+    /// With `acc` the word A holds, a target that would only load it again is skipped.
+    fn resolve(&mut self, t: Target, acc: Option<u32>) -> usize {
+        match t {
+            Target::Ret(k) => match self.rets.get(&k) {
+                Some(&p) if self.reach(p).is_some() => p,
+                _ => self.ret(k).0,
+            },
+            Target::At(Pos(mut p)) => {
+                let i = self.rev[p];
+                if i.code == LD_W_ABS && Some(i.k) == acc {
+                    p -= 1;
                 }
-                self.push(LD_W_ABS, off_lo);
-                self.jump(JMP_JEQ_K, lo(v), n, f);
+                if self.reach(p).is_some() {
+                    return p;
+                }
+                if let Some(&j) = self.trampolines.get(&p) {
+                    if self.reach(j).is_some() {
+                        return j;
+                    }
+                }
+                let off = (self.rev.len() - p - 1) as u32;
+                let j = self.push(JMP_JA, 0, 0, off).0;
+                self.trampolines.insert(p, j);
+                j
             }
-            CondOp::Ne => {
-                if with_hi {
-                    self.push(LD_W_ABS, off_hi);
-                    self.jump(JMP_JEQ_K, hi(v), n, o);
+        }
+    }
+
+    /// `if (A op k) goto jt else goto jf`; `acc` is the word A holds, if known.
+    pub fn jump(&mut self, op: u16, k: u32, jt: Target, jf: Target, acc: Option<u32>) -> Pos {
+        // A trampoline for one target moves the jump away from the other: retry until
+        // both are in reach (each round places one trampoline right here, so it ends).
+        loop {
+            let n = self.rev.len();
+            let t = self.resolve(jt, acc);
+            let f = self.resolve(jf, acc);
+            if self.rev.len() == n || (self.reach(t).is_some() && self.reach(f).is_some()) {
+                let (t, f) = (self.reach(t).unwrap_or(0), self.reach(f).unwrap_or(0));
+                return self.push(op, t, f, k);
+            }
+        }
+    }
+
+    /// Code that goes to `ok` when `c` holds and to `fail` otherwise; returns its entry.
+    pub fn cond(&mut self, c: &Cond, ok: Target, fail: Target) -> Target {
+        let (off_lo, off_hi) = c.offsets();
+        let (v, v2) = (c.value, c.value_two);
+        let (use_lo, use_hi) = c.words();
+        let at = Target::At;
+        match c.op {
+            CondOp::Eq | CondOp::Ne => {
+                // EQ: both halves equal; NE: either differs.
+                let (yes, no) = if c.op == CondOp::Eq {
+                    (ok, fail)
+                } else {
+                    (fail, ok)
+                };
+                self.jump(JMP_JEQ_K, lo(v), yes, no, Some(off_lo));
+                let mut entry = at(self.load(off_lo));
+                if use_hi {
+                    self.jump(JMP_JEQ_K, hi(v), entry, no, Some(off_hi));
+                    entry = at(self.load(off_hi));
                 }
-                self.push(LD_W_ABS, off_lo);
-                self.jump(JMP_JEQ_K, lo(v), f, n);
+                entry
             }
             CondOp::MaskedEq => {
-                if with_hi {
-                    self.push(LD_W_ABS, off_hi);
-                    self.push(ALU_AND_K, hi(v));
-                    self.jump(JMP_JEQ_K, hi(v2), n, f);
+                let mut entry = ok;
+                for (used, off, mask, want) in [
+                    (use_lo, off_lo, lo(v), lo(v2)),
+                    (use_hi, off_hi, hi(v), hi(v2)),
+                ] {
+                    if !used {
+                        continue;
+                    }
+                    if mask == u32::MAX {
+                        self.jump(JMP_JEQ_K, want, entry, fail, Some(off));
+                    } else {
+                        self.jump(JMP_JEQ_K, want & mask, entry, fail, None);
+                        self.push(ALU_AND_K, 0, 0, mask);
+                    }
+                    entry = at(self.load(off));
                 }
-                self.push(LD_W_ABS, off_lo);
-                self.push(ALU_AND_K, lo(v));
-                self.jump(JMP_JEQ_K, lo(v2), n, f);
+                entry
             }
             CondOp::Gt | CondOp::Ge | CondOp::Lt | CondOp::Le => {
-                // GT/GE hold when the high word is greater, or equal with the low word
+                // GT/GE hold when the high half is greater, or equal with the low half
                 // greater (or equal); LT/LE are their negations.
-                let positive = matches!(op, CondOp::Gt | CondOp::Ge);
-                let low_op = if matches!(op, CondOp::Gt | CondOp::Le) {
+                let positive = matches!(c.op, CondOp::Gt | CondOp::Ge);
+                let low_op = if matches!(c.op, CondOp::Gt | CondOp::Le) {
                     JMP_JGT_K
                 } else {
                     JMP_JGE_K
                 };
-                let (yes, no) = if positive { (o, f) } else { (f, o) };
-                if with_hi {
-                    self.push(LD_W_ABS, off_hi);
-                    self.jump(JMP_JGT_K, hi(v), yes, n);
-                    self.jump(JMP_JEQ_K, hi(v), n, no);
+                let (yes, no) = if positive { (ok, fail) } else { (fail, ok) };
+                self.jump(low_op, lo(v), yes, no, Some(off_lo));
+                let mut entry = at(self.load(off_lo));
+                if use_hi {
+                    let eq = self.jump(JMP_JEQ_K, hi(v), entry, no, Some(off_hi));
+                    self.jump(JMP_JGT_K, hi(v), yes, at(eq), Some(off_hi));
+                    entry = at(self.load(off_hi));
                 }
-                self.push(LD_W_ABS, off_lo);
-                self.jump(low_op, lo(v), yes, no);
+                entry
             }
         }
-        self.bind(ok);
     }
 
-    pub fn finish(mut self) -> Result<Vec<Insn>, Error> {
-        let pos = |labels: &Vec<Option<usize>>, l: Label| {
-            labels[l.0].ok_or_else(|| Error::Invalid("internal: unbound label".into()))
-        };
-        for p in std::mem::take(&mut self.pending) {
-            for (t, slot) in [(p.jt, 0), (p.jf, 1)] {
-                let off = match t {
-                    Target::Next => 0,
-                    Target::To(l) => {
-                        let to = pos(&self.labels, l)?;
-                        to.checked_sub(p.at + 1)
-                            .ok_or_else(|| Error::Invalid("internal: backward jump".into()))?
-                    }
-                };
-                let off = u8::try_from(off).map_err(|_| {
-                    Error::Invalid("a rule block is too long for a BPF jump".into())
-                })?;
-                if slot == 0 {
-                    self.code[p.at].jt = off;
-                } else {
-                    self.code[p.at].jf = off;
-                }
-            }
-        }
-        for (at, l) in std::mem::take(&mut self.far) {
-            let to = pos(&self.labels, l)?;
-            self.code[at].k = (to - (at + 1)) as u32;
-        }
-        Ok(self.code)
+    /// The program in execution order.
+    pub fn finish(mut self) -> Vec<Insn> {
+        self.rev.reverse();
+        self.rev
     }
 }

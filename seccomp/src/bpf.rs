@@ -29,15 +29,22 @@ pub struct SeccompData {
 }
 
 impl SeccompData {
-    fn word(&self, off: u32) -> Option<u32> {
+    fn word(&self, off: u32, big_endian: bool) -> Option<u32> {
         Some(match off {
             0 => self.nr as u32,
             4 => self.arch,
-            8 => self.instruction_pointer as u32,
-            12 => (self.instruction_pointer >> 32) as u32,
+            8 | 12 => {
+                let ip = self.instruction_pointer;
+                if (off == 8) != big_endian {
+                    ip as u32
+                } else {
+                    (ip >> 32) as u32
+                }
+            }
             16..=63 if off.is_multiple_of(4) => {
                 let a = self.args[((off - 16) / 8) as usize];
-                if (off - 16).is_multiple_of(8) {
+                // The first word of a u64 is its low half on a little-endian kernel.
+                if (off - 16).is_multiple_of(8) != big_endian {
                     a as u32
                 } else {
                     (a >> 32) as u32
@@ -48,14 +55,19 @@ impl SeccompData {
     }
 }
 
-/// Runs `prog` like the kernel would; None for an invalid program.
+/// Runs `prog` like a little-endian kernel would; None for an invalid program.
 pub fn run(prog: &[Insn], data: &SeccompData) -> Option<u32> {
+    run_on(prog, data, false)
+}
+
+/// Runs `prog` like a kernel of that byte order would (s390x, ppc64 and mips are big-endian).
+pub fn run_on(prog: &[Insn], data: &SeccompData, big_endian: bool) -> Option<u32> {
     let (mut a, mut pc) = (0u32, 0usize);
     loop {
         let i = prog.get(pc)?;
         pc += 1;
         match i.code {
-            LD_W_ABS => a = data.word(i.k)?,
+            LD_W_ABS => a = data.word(i.k, big_endian)?,
             ALU_AND_K => a &= i.k,
             JMP_JA => pc += i.k as usize,
             JMP_JEQ_K | JMP_JGT_K | JMP_JGE_K => {
@@ -70,4 +82,22 @@ pub fn run(prog: &[Insn], data: &SeccompData) -> Option<u32> {
             _ => return None,
         }
     }
+}
+
+/// What the kernel checks before it accepts a filter: a length it takes, every jump inside
+/// the program, and a `ret` at the end.
+pub fn check(prog: &[Insn]) -> bool {
+    if prog.is_empty() || prog.len() > 4096 || prog[prog.len() - 1].code != RET_K {
+        return false;
+    }
+    prog.iter().enumerate().all(|(pc, i)| {
+        let left = prog.len() - pc - 1;
+        match i.code {
+            JMP_JA => (i.k as usize) < left,
+            JMP_JEQ_K | JMP_JGT_K | JMP_JGE_K => (i.jt as usize) < left && (i.jf as usize) < left,
+            LD_W_ABS => i.k < 64 && i.k.is_multiple_of(4),
+            ALU_AND_K | RET_K => true,
+            _ => false,
+        }
+    })
 }
