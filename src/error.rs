@@ -43,7 +43,9 @@ pub fn errno_text(e: Errno) -> String {
 fn io_text(e: &std::io::Error) -> String {
     let text = e.to_string();
     let text = match e.raw_os_error() {
-        Some(n) => text.trim_end_matches(&format!(" (os error {n})")).to_string(),
+        Some(n) => text
+            .trim_end_matches(&format!(" (os error {n})"))
+            .to_string(),
         None => text,
     };
     let mut c = text.chars();

@@ -96,11 +96,12 @@ pub fn connect_socket(path: &Path, what: &str) -> crate::error::Result<OwnedFd> 
     connected().context(|| format!("connect to {what} {}", path.display()))
 }
 
-/// Sends `fd` with SCM_RIGHTS; the data is the pty's name, as runc sends it.
-pub fn send_fd(sock: RawFd, fd: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
+/// Sends `fd` with SCM_RIGHTS along with `data` (a pty's name, as runc sends it; a
+/// channel message; a seccomp agent's state).
+pub fn send_fd(sock: RawFd, fd: BorrowedFd<'_>, data: &[u8]) -> Result<(), Errno> {
     let fds = [fd.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
-    let iov = [IoSlice::new(name.as_bytes())];
+    let iov = [IoSlice::new(data)];
     loop {
         match sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
             Err(Errno::EINTR) => continue,
@@ -109,31 +110,40 @@ pub fn send_fd(sock: RawFd, fd: BorrowedFd<'_>, name: &str) -> Result<(), Errno>
     }
 }
 
-/// Receives one fd sent by `send_fd`.
-pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+/// Receives one message into `buf`: its length and the fd sent with it, if any.
+pub fn recv_with_fd(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> Result<(usize, Option<OwnedFd>), Errno> {
+    let mut iov = [std::io::IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    loop {
-        let msg = match recvmsg::<()>(
+    let msg = loop {
+        match recvmsg::<()>(
             sock.as_raw_fd(),
             &mut iov,
             Some(&mut space),
             MsgFlags::MSG_CMSG_CLOEXEC,
         ) {
             Err(Errno::EINTR) => continue,
-            r => r?,
-        };
-        for c in msg.cmsgs()? {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                if let Some(fd) = fds.first() {
-                    // SAFETY: the kernel installed this fd for us.
-                    return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-                }
+            r => break r?,
+        }
+    };
+    let mut received = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for fd in fds {
+                // SAFETY: the kernel installed this fd for us.
+                received = Some(unsafe { OwnedFd::from_raw_fd(fd) });
             }
         }
-        return Err(Errno::EBADMSG);
     }
+    Ok((msg.bytes, received))
+}
+
+/// Receives one fd sent by `send_fd`.
+pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    let mut buf = [0u8; 4096];
+    recv_with_fd(sock, &mut buf)?.1.ok_or(Errno::EBADMSG)
 }
 
 /// Puts the terminal on `fd` in raw mode; the returned guard restores it.

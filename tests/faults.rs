@@ -268,7 +268,12 @@ fn fill(dir: &Path, inodes: bool) {
 /// A failed command: exit 1, one line on stderr naming `what`, nothing of `id` left.
 fn fails_cleanly(r: &common::Run, what: &str, hull: &Hull, id: &str, b: &Bundle) {
     assert_eq!(r.code, 1, "{what}: {}", r.stderr);
-    assert_eq!(r.stderr.lines().count(), 1, "{what}: one line: {}", r.stderr);
+    assert_eq!(
+        r.stderr.lines().count(),
+        1,
+        "{what}: one line: {}",
+        r.stderr
+    );
     assert!(r.stderr.contains(what), "{what}: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert_no_leaks(hull, id, b.path());

@@ -127,3 +127,154 @@ fn allow_list_profile_runs_a_shell() {
         r.stderr
     );
 }
+
+/// A seccomp agent, as the runtime spec describes one: it accepts one connection on
+/// `listenerPath`, reads the container process state with the listener fd, and answers
+/// every notified syscall with `errno`. Returns the state it was sent and how many
+/// syscalls it answered, once the container's processes are gone.
+fn agent(
+    listener: std::os::unix::net::UnixListener,
+    errno: i32,
+) -> std::thread::JoinHandle<(serde_json::Value, u32)> {
+    use std::os::fd::{AsFd, AsRawFd};
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fd = None;
+        for c in msg.cmsgs().unwrap() {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+                fd = fds.first().copied();
+            }
+        }
+        let n = msg.bytes;
+        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        // SAFETY: the fd the runtime sent us.
+        let fd =
+            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd.unwrap()) };
+        // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes).
+        const NOTIF_RECV: u64 = 0xc050_2100;
+        const NOTIF_SEND: u64 = 0xc018_2101;
+        let mut answered = 0;
+        loop {
+            let mut p = [nix::poll::PollFd::new(
+                fd.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if nix::poll::poll(&mut p, nix::poll::PollTimeout::from(10_000u16)).unwrap() == 0 {
+                break;
+            }
+            let rev = p[0].revents().unwrap();
+            if !rev.contains(nix::poll::PollFlags::POLLIN) {
+                break; // POLLHUP: no process uses the filter any more
+            }
+            let mut req = [0u64; 10];
+            // SAFETY: a buffer of the struct's size.
+            if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV, req.as_mut_ptr()) } != 0 {
+                continue;
+            }
+            let resp: [u64; 3] = [req[0], 0, (-errno) as u32 as u64];
+            // SAFETY: a buffer of the struct's size.
+            unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND, resp.as_ptr()) };
+            answered += 1;
+        }
+        (state, answered)
+    })
+}
+
+/// SCMP_ACT_NOTIFY: the listener reaches the agent at `listenerPath` with the container
+/// process state, and the agent's answer is what the container sees (errno 42, where the
+/// kernel itself would say EROFS on this read-only rootfs). Also for `exec`.
+#[test]
+fn notify_hands_the_listener_to_the_agent_which_answers_the_syscall() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("agent.sock");
+    let hull = common::Hull::default();
+    let mut b = common::Bundle::new(&["sh", "-c", "mkdir /made; echo rc=$?; sleep 1000"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "hull-test",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        })
+    });
+    let id = common::id("notify");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let init_agent = agent(listener.try_clone().unwrap(), 42);
+    let out = dir.path().join("out");
+    let out_file = std::fs::File::create(&out).unwrap();
+    let r = hull
+        .cmd()
+        .args(["run", "-d", "--bundle", b.path().to_str().unwrap(), &id])
+        .stdout(out_file.try_clone().unwrap())
+        .stderr(out_file)
+        .status()
+        .unwrap();
+    assert!(r.success(), "{}", std::fs::read_to_string(&out).unwrap());
+    let pid = hull.state(&id)["pid"].as_i64().unwrap();
+    for _ in 0..500 {
+        if std::fs::read_to_string(&out).unwrap().contains("rc=") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let output = std::fs::read_to_string(&out).unwrap();
+    assert!(output.contains("rc=1"), "{output}");
+    assert!(output.contains("No message of desired type"), "{output}");
+
+    // exec gets the same filter, and its listener goes to the agent too.
+    let exec_agent = agent(listener, 42);
+    let r = hull.run(&["exec", &id, "sh", "-c", "mkdir /again; echo rc=$?"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "rc=1");
+    assert!(
+        r.stderr.contains("No message of desired type"),
+        "{}",
+        r.stderr
+    );
+    let (exec_state, exec_answered) = exec_agent.join().unwrap();
+    assert_eq!(exec_state["fds"], json!(["seccompFd"]));
+    assert_eq!(exec_state["state"]["status"], "running");
+    assert!(exec_answered >= 1);
+
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    let (state, answered) = init_agent.join().unwrap();
+    assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
+    assert_eq!(state["pid"], pid, "{state}");
+    assert_eq!(state["metadata"], "hull-test");
+    assert_eq!(state["state"]["id"], id.as_str());
+    assert_eq!(state["state"]["status"], "creating");
+    assert!(answered >= 1);
+    common::assert_no_leaks(&hull, &id, b.path());
+}
+
+/// NOTIFY with no listenerPath is refused before anything is made.
+#[test]
+fn notify_without_listener_path_is_refused() {
+    require_root!();
+    let hull = common::Hull::default();
+    let mut b = common::Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+        })
+    });
+    let id = common::id("nolistener");
+    let r = hull.run_container(&b, &id);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("listenerPath"), "{}", r.stderr);
+    common::assert_no_leaks(&hull, &id, b.path());
+}

@@ -168,10 +168,7 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     let (join, join_pid) = namespaces_to_join(state.pid)?;
     let plan = ExecPlan {
         process: ProcessPlan::build(&spec, passwd.as_deref())?,
-        seccomp: match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(s) => Some(hull_seccomp::compile(s)?),
-            None => None,
-        },
+        seccomp: crate::launch::plan::SeccompPlan::build(&spec)?,
         join,
         join_pid,
         chroot: !join.contains(CloneFlags::CLONE_NEWNS),
@@ -201,6 +198,11 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         root: plan.chroot.then_some(root),
         console: console.as_ref().map(|c| c.child_fd()),
         preserve_fds: a.preserve_fds,
+        container_state: plan
+            .seccomp
+            .listener
+            .is_some()
+            .then(|| state.to_oci_json(super::Status::Running)),
     })
     .map_err(|e| Error::msg(format!("exec failed: {e}")))?;
     let master = match console {

@@ -445,7 +445,7 @@ fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {
 /// Sends a pidfd of `pid` over a connected `--pidfd-socket`.
 pub(crate) fn send_pidfd(sock: &OwnedFd, pid: i32) -> Result<()> {
     let fd = pidfd_open(pid).context(|| format!("pidfd_open {pid}"))?;
-    crate::terminal::send_fd(sock.as_raw_fd(), fd.as_fd(), "pidfd")
+    crate::terminal::send_fd(sock.as_raw_fd(), fd.as_fd(), b"pidfd")
         .context(|| "send the pidfd to the pidfd socket".into())
 }
 

@@ -10,10 +10,11 @@
 //! | `Detach`      | parent | state recorded; the child may outlive the parent  | -             |
 //! | `Failed`      | child  | a step failed: step name, errno, detail           | (parent ends) |
 //! | `Init`        | stage 1| (two-stage plans) the init is cloned: its pid     | -             |
+//! | `Listener`    | child  | seccomp is loaded; carries the NOTIFY listener fd | -             |
 //!
 //! A closed socket (EOF) from the child means it died without a word (killed, crashed).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
@@ -31,6 +32,8 @@ pub enum Msg {
         detail: String,
     },
     Init(i32),
+    /// Comes with an fd (SCM_RIGHTS): take it with [`Channel::take_fd`].
+    Listener,
 }
 
 const MAX_MSG: usize = 1 << 20;
@@ -56,6 +59,7 @@ impl Msg {
                 v
             }
             Msg::Init(pid) => [&[7u8][..], &pid.to_le_bytes()].concat(),
+            Msg::Listener => vec![8],
         }
     }
 
@@ -78,6 +82,7 @@ impl Msg {
                 }
             }
             7 => Msg::Init(i32::from_le_bytes(b.get(1..5)?.try_into().ok()?)),
+            8 => Msg::Listener,
             _ => return None,
         })
     }
@@ -86,6 +91,8 @@ impl Msg {
 /// One end of the channel.
 pub struct Channel {
     fd: OwnedFd,
+    /// The fd that came with the last message, if any.
+    received: std::cell::Cell<Option<OwnedFd>>,
 }
 
 impl Channel {
@@ -97,7 +104,11 @@ impl Channel {
             None,
             SockFlag::SOCK_CLOEXEC,
         )?;
-        Ok((Channel { fd: a }, Channel { fd: b }))
+        let end = |fd| Channel {
+            fd,
+            received: Default::default(),
+        };
+        Ok((end(a), end(b)))
     }
 
     pub fn send(&self, m: &Msg) -> Result<(), Errno> {
@@ -110,17 +121,28 @@ impl Channel {
         }
     }
 
-    /// Next message; Ok(None) when the other end closed.
+    /// Sends `m` with `fd` attached.
+    pub fn send_with_fd(&self, m: &Msg, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        crate::terminal::send_fd(self.fd.as_raw_fd(), fd, &m.encode())
+    }
+
+    /// Next message; Ok(None) when the other end closed. An fd that came with it is kept
+    /// for [`Channel::take_fd`].
     pub fn recv(&self) -> Result<Option<Msg>, Errno> {
         let mut buf = vec![0u8; MAX_MSG];
-        loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e),
-                Ok(0) => return Ok(None),
-                Ok(n) => return Msg::decode(&buf[..n]).map(Some).ok_or(Errno::EBADMSG),
-            }
+        let (n, fd) = crate::terminal::recv_with_fd(self.fd.as_fd(), &mut buf)?;
+        if fd.is_some() {
+            self.received.set(fd);
         }
+        match n {
+            0 => Ok(None),
+            n => Msg::decode(&buf[..n]).map(Some).ok_or(Errno::EBADMSG),
+        }
+    }
+
+    /// The fd that came with the last message.
+    pub fn take_fd(&self) -> Option<OwnedFd> {
+        self.received.take()
     }
 
     /// A message already waiting, without blocking.

@@ -9,7 +9,7 @@ use caps::{CapSet, CapsHashSet};
 use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
 
-use super::channel::Channel;
+use super::channel::{Channel, Msg};
 use super::plan::{CapsPlan, ExecPlan, Plan, ProcessPlan};
 use crate::namespaces;
 use crate::proc::PrivateProc;
@@ -176,9 +176,14 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
     if let Some(sock) = ctx.console {
         setup_console(p, sock)?;
     }
-    let exe = prepare_process(p, plan.seccomp.as_ref(), ctx.preserve_fds)?;
+    let exe = prepare_process(
+        p,
+        plan.seccomp.program.as_ref(),
+        ctx.preserve_fds,
+        &ctx.chan,
+    )?;
     prctl(libc::PR_SET_PDEATHSIG, 0).step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
-    exec_process(p, plan.seccomp.as_ref(), &exe)
+    exec_process(p, plan.seccomp.program.as_ref(), &exe)
 }
 
 /// The parent's `Proceed` (cgroup placed, id maps written), awaited once and as late as
@@ -307,7 +312,12 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         setup_console(&plan.process, sock)?;
     }
     let p = &plan.process;
-    let exe = prepare_process(p, plan.seccomp.as_ref(), ctx.preserve_fds)?;
+    let exe = prepare_process(
+        p,
+        plan.seccomp.program.as_ref(),
+        ctx.preserve_fds,
+        &ctx.chan,
+    )?;
 
     // From here the child only waits on the channel, whose EOF tells it the runtime died;
     // the death signal would also fire when `create` exits normally after Detach.
@@ -328,7 +338,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         ctx.hooks.as_ref().and_then(|h| h.start_container().clone()),
         &state_json,
     )?;
-    exec_process(p, plan.seccomp.as_ref(), &exe)
+    exec_process(p, plan.seccomp.program.as_ref(), &exe)
 }
 
 /// A new pty inside the container: its master goes out over `sock`, its peer becomes
@@ -339,7 +349,7 @@ fn setup_console(p: &ProcessPlan, sock: RawFd) -> StepResult<()> {
     if let Some(size) = p.console_size {
         crate::terminal::set_size(peer.as_fd(), size).step(|| "set the console size".into())?;
     }
-    crate::terminal::send_fd(sock, master.as_fd(), "/dev/ptmx")
+    crate::terminal::send_fd(sock, master.as_fd(), b"/dev/ptmx")
         .step(|| "send the pty master to the console socket".into())?;
     crate::terminal::become_console(peer).step(|| "make the pty the controlling terminal".into())
 }
@@ -350,6 +360,7 @@ fn prepare_process(
     p: &ProcessPlan,
     seccomp: Option<&hull_seccomp::Program>,
     preserve_fds: u32,
+    chan: &Channel,
 ) -> StepResult<CString> {
     for (res, soft, hard) in &p.rlimits {
         let lim = libc::rlimit {
@@ -392,7 +403,7 @@ fn prepare_process(
     // Without no_new_privs the filter can only be loaded with CAP_SYS_ADMIN: now, before
     // the capabilities go (runc does the same).
     if !p.no_new_privs {
-        load_seccomp(seccomp)?;
+        load_seccomp(seccomp, Some(chan))?;
     }
     if let Some(c) = &p.caps {
         drop_bounding(&c.bounding)?;
@@ -403,6 +414,11 @@ fn prepare_process(
     }
     if p.no_new_privs {
         prctl(libc::PR_SET_NO_NEW_PRIVS, 1).step(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
+        // A NOTIFY listener must reach the runtime while the channel is open: loaded now
+        // rather than right before execve (runc does the same).
+        if needs_listener(seccomp) {
+            load_seccomp(seccomp, Some(chan))?;
+        }
     }
     find_executable(p)
 }
@@ -415,8 +431,8 @@ fn exec_process(
 ) -> StepResult<Never> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask));
     reset_signals();
-    if p.no_new_privs {
-        load_seccomp(seccomp)?;
+    if p.no_new_privs && !needs_listener(seccomp) {
+        load_seccomp(seccomp, None)?;
     }
     if let Some(cpus) = &p.attrs.cpus_final {
         super::sched::set_affinity(cpus).step(|| "set the final CPU affinity".into())?;
@@ -453,11 +469,19 @@ fn join_cgroups(entry: Option<&hull_cgroups::Entry>) -> StepResult<()> {
     }
 }
 
-fn load_seccomp(prog: Option<&hull_seccomp::Program>) -> StepResult<()> {
-    if let Some(prog) = prog {
-        hull_seccomp::load(prog)
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)))
-            .step(|| "load the seccomp filter".into())?;
+fn needs_listener(prog: Option<&hull_seccomp::Program>) -> bool {
+    prog.is_some_and(|p| p.needs_listener())
+}
+
+/// Loads the filter; its NOTIFY listener, if any, goes to the runtime over `chan`.
+fn load_seccomp(prog: Option<&hull_seccomp::Program>, chan: Option<&Channel>) -> StepResult<()> {
+    let Some(prog) = prog else { return Ok(()) };
+    let listener = hull_seccomp::load(prog)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)))
+        .step(|| "load the seccomp filter".into())?;
+    if let (Some(fd), Some(chan)) = (listener, chan) {
+        chan.send_with_fd(&Msg::Listener, fd.as_fd())
+            .step(|| "send the seccomp listener to the runtime".into())?;
     }
     Ok(())
 }

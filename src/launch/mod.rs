@@ -7,7 +7,7 @@ pub mod child;
 pub mod plan;
 pub mod sched;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
@@ -74,6 +74,38 @@ fn abandon(chan: &Channel, pid: i32, e: Error) -> Error {
     let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
     let _ = nix::sys::wait::waitpid(child, None);
     e
+}
+
+/// Hands the NOTIFY listener that came with the child's last message to the seccomp
+/// agent at `listenerPath`, with the container process state of the runtime spec: one
+/// connection, one message, then closed.
+fn send_listener(
+    chan: &Channel,
+    seccomp: &plan::SeccompPlan,
+    pid: i32,
+    state: serde_json::Value,
+) -> Result<()> {
+    let fd = chan
+        .take_fd()
+        .ok_or_else(|| Error::msg("the seccomp listener message came without its fd"))?;
+    let target = seccomp
+        .listener
+        .as_ref()
+        .ok_or_else(|| Error::msg("a seccomp listener came but no listenerPath is set"))?;
+    let process_state = serde_json::json!({
+        "ociVersion": crate::container::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": target.metadata,
+        "state": state,
+    });
+    let sock = crate::terminal::connect_socket(&target.path, "seccomp listener")?;
+    crate::terminal::send_fd(
+        sock.as_raw_fd(),
+        fd.as_fd(),
+        process_state.to_string().as_bytes(),
+    )
+    .context(|| format!("send the seccomp listener to {}", target.path.display()))
 }
 
 fn cgroup_entry(paths: &hull_cgroups::CgroupPaths) -> Result<Option<hull_cgroups::Entry>> {
@@ -174,6 +206,12 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
                         .send(&Msg::HooksDone(state))
                         .context(|| "resume the container init".into())?;
                 }
+                Ok(Some(Msg::Listener)) => {
+                    let mut state: serde_json::Value =
+                        serde_json::from_slice(&(a.hook_state)(pid)).unwrap_or_default();
+                    state["status"] = "creating".into();
+                    send_listener(&parent_chan, &plan.seccomp, pid, state)?;
+                }
                 Ok(Some(Msg::Ready)) => return Ok(()),
                 Ok(Some(Msg::Failed { step, errno, .. })) => return Err(child_error(&step, errno)),
                 Ok(Some(m)) => {
@@ -221,6 +259,8 @@ pub struct ExecArgs<'a> {
     pub root: Option<OwnedFd>,
     pub console: Option<std::os::fd::RawFd>,
     pub preserve_fds: u32,
+    /// The container's state, for a seccomp agent (only with a NOTIFY listener).
+    pub container_state: Option<serde_json::Value>,
 }
 
 /// Starts an `exec` process in the container and returns its pid once it has exec'd: the
@@ -259,13 +299,21 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
         parent_chan
             .send(&Msg::Proceed)
             .context(|| "start the exec process".into())?;
-        match parent_chan.recv() {
-            Ok(None) => Ok(()),
-            Ok(Some(Msg::Failed { step, errno, .. })) => Err(child_error(&step, errno)),
-            Ok(Some(m)) => Err(Error::msg(format!(
-                "unexpected message from the exec process: {m:?}"
-            ))),
-            Err(e) => Err(e).context(|| "wait for the exec process".into()),
+        loop {
+            match parent_chan.recv() {
+                Ok(None) => return Ok(()),
+                Ok(Some(Msg::Listener)) => {
+                    let state = a.container_state.clone().unwrap_or_default();
+                    send_listener(&parent_chan, &plan.seccomp, pid, state)?;
+                }
+                Ok(Some(Msg::Failed { step, errno, .. })) => return Err(child_error(&step, errno)),
+                Ok(Some(m)) => {
+                    return Err(Error::msg(format!(
+                        "unexpected message from the exec process: {m:?}"
+                    )))
+                }
+                Err(e) => return Err(e).context(|| "wait for the exec process".into()),
+            }
         }
     })();
     match result {

@@ -91,11 +91,57 @@ pub struct ProcessPlan {
     pub console_size: Option<crate::terminal::Size>,
 }
 
+/// The container's seccomp filter, compiled, and where a NOTIFY listener goes.
+#[derive(Debug, Clone, Default)]
+pub struct SeccompPlan {
+    pub program: Option<hull_seccomp::Program>,
+    pub listener: Option<SeccompListener>,
+}
+
+/// `linux.seccomp.listenerPath` and `listenerMetadata`.
+#[derive(Debug, Clone)]
+pub struct SeccompListener {
+    pub path: PathBuf,
+    pub metadata: String,
+}
+
+impl SeccompPlan {
+    /// Compiles `linux.seccomp` of `spec` (for the init and for exec alike).
+    pub fn build(spec: &Spec) -> Result<SeccompPlan> {
+        let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+            return Ok(SeccompPlan::default());
+        };
+        let program = hull_seccomp::compile(s)?;
+        if !program.unknown_syscalls.is_empty() {
+            crate::logging::debug(&format!(
+                "seccomp: syscalls unknown on this architecture skipped: {}",
+                program.unknown_syscalls.join(", ")
+            ));
+        }
+        let listener = match (program.needs_listener(), s.listener_path()) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(Error::msg(
+                    "linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
+                ))
+            }
+            (true, Some(path)) => Some(SeccompListener {
+                path: path.clone(),
+                metadata: s.listener_metadata().clone().unwrap_or_default(),
+            }),
+        };
+        Ok(SeccompPlan {
+            program: Some(program),
+            listener,
+        })
+    }
+}
+
 /// An `exec`: the process, and what of the container it enters.
 #[derive(Debug, Clone)]
 pub struct ExecPlan {
     pub process: ProcessPlan,
-    pub seccomp: Option<hull_seccomp::Program>,
+    pub seccomp: SeccompPlan,
     /// The init's namespaces that differ from ours, joined at once through its pidfd.
     /// The pid namespace is joined by the parent (it only applies to children).
     pub join: CloneFlags,
@@ -140,7 +186,7 @@ pub struct Plan {
     pub sysctl: Vec<(String, String)>,
     pub cgroup: hull_cgroups::CgroupPaths,
     pub process: ProcessPlan,
-    pub seccomp: Option<hull_seccomp::Program>,
+    pub seccomp: SeccompPlan,
 }
 
 impl ProcessPlan {
@@ -578,10 +624,7 @@ impl Plan {
 
         let process_plan = ProcessPlan::build(spec, input.passwd.as_deref())?;
 
-        let seccomp = match linux.seccomp() {
-            Some(s) => Some(hull_seccomp::compile(s)?),
-            None => None,
-        };
+        let seccomp = SeccompPlan::build(spec)?;
 
         Ok(Plan {
             rootfs: input.rootfs.to_path_buf(),
