@@ -121,20 +121,15 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<i32> {
             a.id
         )));
     }
-    let update = requested(a)?;
-    for (key, what) in [
-        ("blockIO", "block I/O"),
-        ("hugepageLimits", "hugetlb"),
-        ("network", "net_cls/net_prio"),
-        ("rdma", "rdma"),
-        ("unified", "unified"),
-        ("devices", "device"),
-    ] {
-        if update.get(key).is_some_and(|v| !v.is_null()) {
-            return Err(Error::msg(format!(
-                "update: {what} limits cannot be updated by this build yet"
-            )));
-        }
+    let mut update = requested(a)?;
+    // As runc: the device rules are the container's for life (a list here would replace
+    // the defaults every container needs).
+    if update
+        .as_object_mut()
+        .and_then(|o| o.remove("devices"))
+        .is_some_and(|d| !d.is_null())
+    {
+        crate::logging::debug("update: device rules are not updated, as with runc");
     }
     let resources: LinuxResources =
         serde_json::from_value(update.clone()).map_err(|e| Error::msg(format!("update: {e}")))?;
