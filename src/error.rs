@@ -70,6 +70,58 @@ impl Error {
     }
 }
 
+/// The longest message [`one_line`] keeps (a 64 KiB value quoted in full helps nobody).
+pub const MAX_MESSAGE: usize = 1024;
+
+/// `s` as one line of at most [`MAX_MESSAGE`] bytes: control characters (a newline in a
+/// JSON string, a path) are escaped, the rest is cut with "...".
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_MESSAGE + 8));
+    for c in s.chars() {
+        if out.len() >= MAX_MESSAGE {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A value from the config shown in a message without quotes (a mount's destination):
+/// control characters escaped, cut short.
+pub fn shown(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.len() >= 96 {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A value from the config quoted for a message: escaped as `{:?}` does, and cut short.
+pub fn quote(s: impl std::fmt::Debug) -> String {
+    let q = format!("{s:?}");
+    if q.len() <= 80 {
+        return q;
+    }
+    let mut end = 72;
+    while !q.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...\"({} bytes)", &q[..end], q.len())
+}
+
 /// Adds "what was being done" to low-level errors.
 pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T>;
@@ -97,4 +149,20 @@ impl<T> Context<T> for std::io::Result<T> {
 #[macro_export]
 macro_rules! bail {
     ($($arg:tt)*) => { return Err($crate::error::Error::Msg(format!($($arg)*))) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stay_on_one_short_line() {
+        assert_eq!(one_line("a\nb\r\0c"), "a\\nb\\r\\u{0}c");
+        let long = one_line(&"é".repeat(5000));
+        assert!(long.len() <= MAX_MESSAGE + 8 && long.ends_with("..."));
+        assert_eq!(quote("a\nb"), "\"a\\nb\"");
+        let q = quote("x".repeat(70000));
+        assert!(q.len() < 100 && q.ends_with("(70002 bytes)"), "{q}");
+        assert!(quote("é".repeat(100)).len() < 100);
+    }
 }

@@ -29,6 +29,13 @@ fn drain<R: Read>(pipe: &mut Option<R>, buf: &mut Vec<u8>) -> bool {
     }
 }
 
+/// When a hook with `timeout` seconds must be done. A timeout too large for the clock
+/// (i64::MAX seconds) is no deadline rather than an overflow.
+pub fn deadline(timeout: Option<i64>) -> Option<Instant> {
+    let secs = u64::try_from(timeout?).ok().filter(|t| *t > 0)?;
+    Instant::now().checked_add(Duration::from_secs(secs))
+}
+
 fn run_one(kind: &str, i: usize, hook: &Hook, state: &[u8]) -> Result<()> {
     let fail = |why: String| {
         Error::msg(format!(
@@ -57,10 +64,7 @@ fn run_one(kind: &str, i: usize, hook: &Hook, state: &[u8]) -> Result<()> {
         // A hook that does not read its stdin is fine.
         let _ = stdin.write_all(state);
     }
-    let deadline = hook
-        .timeout()
-        .filter(|t| *t > 0)
-        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let deadline = deadline(hook.timeout());
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -155,6 +159,14 @@ pub fn run_warn(kind: &str, hooks: &Option<Vec<Hook>>, state: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_timeouts_do_not_overflow_the_clock() {
+        assert!(deadline(Some(i64::MAX)).is_none());
+        assert!(deadline(Some(u64::MAX as i64)).is_none());
+        assert!(deadline(Some(0)).is_none() && deadline(None).is_none());
+        assert!(deadline(Some(5)).is_some());
+    }
 
     fn hook(v: serde_json::Value) -> Option<Vec<Hook>> {
         Some(vec![serde_json::from_value(v).unwrap()])

@@ -78,7 +78,8 @@ fn main() {
     match dispatch(&cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let msg = e.to_string();
+            // One line whatever a message quotes (podman reads one JSON object per line).
+            let msg = error::one_line(&e.to_string());
             logging::error(&msg);
             eprintln!("hull: {msg}");
             // runc's exit code for a failed exec, which shims tell apart from the process's.

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Process, Spec};
+use serde_json::Value;
 
-use crate::error::{Context, Error, Result};
+use crate::error::{one_line, quote, Context, Error, Result};
 
 pub const CONFIG: &str = "config.json";
 /// A config.json larger than this is not a container config.
@@ -30,16 +31,150 @@ pub fn load(bundle: &Path) -> Result<Spec> {
         }
         Ok(_) => std::fs::read(&path).context(|| format!("read {}", path.display()))?,
     };
-    if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(Error::msg(format!(
-            "invalid config {}: not a JSON object",
+    parse(&data, &path)
+}
+
+/// Parses and validates the text of a config.json (`path` is for the messages): what
+/// [`load`] does once the file is read. Every error is one line that names the field.
+pub fn parse(data: &[u8], path: &Path) -> Result<Spec> {
+    let bad = |what: String| {
+        Error::msg(one_line(&format!(
+            "invalid config {}: {what}",
             path.display()
-        )));
+        )))
+    };
+    if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(bad("not a JSON object".into()));
     }
-    let spec: Spec = serde_json::from_slice(&data)
-        .map_err(|e| Error::msg(format!("invalid config {}: {e}", path.display())))?;
+    let mut value = json_value(data).map_err(bad)?;
+    prepare(&mut value, "").map_err(bad)?;
+    let spec: Spec = typed(value).map_err(bad)?;
     validate(&spec)?;
     Ok(spec)
+}
+
+/// The text of a process.json (`exec --process FILE`; `path` is for the messages), checked
+/// as the process of a config is.
+pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
+    let bad = |what: String| {
+        Error::msg(one_line(&format!(
+            "process file {}: {what}",
+            path.display()
+        )))
+    };
+    if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(bad("not a JSON object".into()));
+    }
+    let mut value = json_value(data).map_err(bad)?;
+    prepare(&mut value, "process.").map_err(bad)?;
+    let process: Process = typed(value).map_err(bad)?;
+    validate_process(&process, "").map_err(|e| bad(e.to_string()))?;
+    Ok(process)
+}
+
+/// The JSON text as a tree. As with Go's encoding/json (so runc), a key given twice keeps
+/// its last value. serde_json stops at 128 levels of nesting, well before the stack does.
+fn json_value(data: &[u8]) -> std::result::Result<Value, String> {
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let v = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(v)
+}
+
+/// The tree as oci-spec's type; the error starts with the path of the field.
+fn typed<T: serde::de::DeserializeOwned>(v: Value) -> std::result::Result<T, String> {
+    serde_path_to_error::deserialize(v).map_err(path_error)
+}
+
+fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> String {
+    match e.path().to_string() {
+        p if p == "." || p.is_empty() => e.inner().to_string(),
+        p => format!("{p}: {}", e.inner()),
+    }
+}
+
+/// Where a NUL byte may be: free text that no syscall takes.
+fn nul_allowed(path: &str) -> bool {
+    path == "annotations"
+        || path.starts_with("annotations.")
+        || path.ends_with("seccomp.listenerMetadata")
+}
+
+/// What is checked on the tree before it is typed: no NUL byte in a string or key (a
+/// syscall would refuse it much later, without naming the field), and capability names
+/// this build does not know dropped with a warning, as runc does and the spec asks
+/// ("SHOULD NOT fail" on capabilities that cannot be granted). `base` is the path of
+/// `v` in a config ("process." for a process.json).
+fn prepare(v: &mut Value, base: &str) -> std::result::Result<(), String> {
+    fn nul(v: &Value, path: &mut String) -> std::result::Result<(), String> {
+        let at = |p: &str| p.trim_start_matches('.').to_string();
+        match v {
+            Value::String(s) if s.contains('\0') && !nul_allowed(&at(path)) => {
+                Err(format!("{}: contains a NUL byte", at(path)))
+            }
+            Value::Array(a) => a.iter().enumerate().try_for_each(|(i, x)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let r = nul(x, path);
+                path.truncate(len);
+                r
+            }),
+            Value::Object(o) => o.iter().try_for_each(|(k, x)| {
+                let len = path.len();
+                path.push('.');
+                path.push_str(k);
+                if k.contains('\0') && !nul_allowed(&at(path)) {
+                    return Err(format!("{}: a key contains a NUL byte", at(path)));
+                }
+                let r = nul(x, path);
+                path.truncate(len);
+                r
+            }),
+            _ => Ok(()),
+        }
+    }
+    nul(v, &mut String::new())?;
+
+    // "If omitted or empty, runtime SHOULD NOT change process' CPU affinity": runc takes
+    // "" as not set; oci-spec's pattern refuses it.
+    let process = if base.is_empty() {
+        v.get_mut("process")
+    } else {
+        Some(&mut *v)
+    };
+    if let Some(Value::Object(aff)) = process.and_then(|p| p.get_mut("execCPUAffinity")) {
+        aff.retain(|_, x| x.as_str() != Some(""));
+    }
+    let caps = if base.is_empty() {
+        v.get_mut("process").and_then(|p| p.get_mut("capabilities"))
+    } else {
+        v.get_mut("capabilities")
+    };
+    let mut unknown = Vec::new();
+    for set in caps
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|c| c.values_mut())
+    {
+        if let Value::Array(names) = set {
+            names.retain(|n| match n {
+                Value::String(s) if serde_json::from_value::<Capability>(n.clone()).is_err() => {
+                    if !unknown.contains(s) {
+                        unknown.push(s.clone());
+                    }
+                    false
+                }
+                _ => true,
+            });
+        }
+    }
+    if !unknown.is_empty() {
+        crate::logging::warn(&one_line(&format!(
+            "ignoring unknown or unavailable capabilities: {}",
+            quote(&unknown)
+        )));
+    }
+    Ok(())
 }
 
 /// The absolute rootfs of a bundle: `root.path` is relative to the bundle directory.
@@ -50,11 +185,11 @@ pub fn rootfs_path(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
         .ok_or_else(|| Error::msg("root must be set in config.json"))?;
     let p = bundle.join(root.path());
     let canon =
-        std::fs::canonicalize(&p).context(|| format!("rootfs {} (root.path)", p.display()))?;
+        std::fs::canonicalize(&p).context(|| format!("rootfs {} (root.path)", quote(&p)))?;
     if !canon.is_dir() {
         return Err(Error::msg(format!(
             "rootfs {} (root.path) is not a directory",
-            canon.display()
+            quote(&canon)
         )));
     }
     Ok(canon)
@@ -64,28 +199,15 @@ fn has_nul(s: &str) -> bool {
     s.as_bytes().contains(&0)
 }
 
-/// What oci-spec's types do not already enforce.
-pub fn validate(spec: &Spec) -> Result<()> {
-    let v = spec.version();
-    if !v.starts_with("1.") || v.split('.').count() < 3 {
-        return Err(Error::msg(format!(
-            "ociVersion {v:?} is not a supported 1.x.y version"
-        )));
-    }
-    if spec.root().is_none() {
-        return Err(Error::msg("root must be set in config.json"));
-    }
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::msg("process must be set in config.json"))?;
+/// A process (a config's, or an exec's): its fields are named with `prefix` in front.
+pub fn validate_process(process: &Process, prefix: &str) -> Result<()> {
     let args = process.args().as_deref().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
-        return Err(Error::msg("process.args must not be empty"));
+        return Err(Error::msg(format!("{prefix}args must not be empty")));
     }
     for (i, a) in args.iter().enumerate() {
         if has_nul(a) {
-            return Err(Error::msg(format!("process.args[{i}] contains a NUL byte")));
+            return Err(Error::msg(format!("{prefix}args[{i}] contains a NUL byte")));
         }
     }
     for (i, e) in process
@@ -97,20 +219,53 @@ pub fn validate(spec: &Spec) -> Result<()> {
     {
         if has_nul(e) || !e.contains('=') || e.starts_with('=') {
             return Err(Error::msg(format!(
-                "process.env[{i}] {e:?} is not NAME=value"
+                "{prefix}env[{i}] {} is not NAME=value",
+                quote(e)
             )));
         }
     }
     if !process.cwd().is_absolute() {
         return Err(Error::msg(format!(
-            "process.cwd {:?} must be an absolute path",
-            process.cwd()
+            "{prefix}cwd {} must be an absolute path",
+            quote(process.cwd())
         )));
     }
+    // The spec: "If rlimits contains duplicated entries with same type, the runtime MUST
+    // generate an error."
+    let rlimits = process.rlimits().as_deref().unwrap_or_default();
+    for (i, r) in rlimits.iter().enumerate() {
+        if rlimits[..i].iter().any(|o| o.typ() == r.typ()) {
+            return Err(Error::msg(format!(
+                "{prefix}rlimits[{i}].type: {} is listed twice",
+                r.typ()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What oci-spec's types do not already enforce.
+pub fn validate(spec: &Spec) -> Result<()> {
+    let v = spec.version();
+    if !v.starts_with("1.") || v.split('.').count() < 3 {
+        return Err(Error::msg(format!(
+            "ociVersion {} is not a supported 1.x.y version",
+            quote(v)
+        )));
+    }
+    if spec.root().is_none() {
+        return Err(Error::msg("root must be set in config.json"));
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::msg("process must be set in config.json"))?;
+    validate_process(process, "process.")?;
     if let Some(h) = spec.hostname() {
         if h.len() > 64 || has_nul(h) {
             return Err(Error::msg(format!(
-                "hostname {h:?} is longer than 64 bytes or has a NUL"
+                "hostname {} is longer than 64 bytes or has a NUL",
+                quote(h)
             )));
         }
     }
@@ -123,9 +278,33 @@ pub fn validate(spec: &Spec) -> Result<()> {
     {
         if !m.destination().is_absolute() {
             return Err(Error::msg(format!(
-                "mounts[{i}].destination {:?} must be an absolute path",
-                m.destination()
+                "mounts[{i}].destination {} must be an absolute path",
+                quote(m.destination())
             )));
+        }
+    }
+    if let Some(h) = spec.hooks() {
+        for (kind, list) in [
+            ("prestart", h.prestart()),
+            ("createRuntime", h.create_runtime()),
+            ("createContainer", h.create_container()),
+            ("startContainer", h.start_container()),
+            ("poststart", h.poststart()),
+            ("poststop", h.poststop()),
+        ] {
+            for (i, hook) in list.iter().flatten().enumerate() {
+                if !hook.path().is_absolute() {
+                    return Err(Error::msg(format!(
+                        "hooks.{kind}[{i}].path {} must be an absolute path",
+                        quote(hook.path())
+                    )));
+                }
+                if let Some(t) = hook.timeout().filter(|t| *t <= 0) {
+                    return Err(Error::msg(format!(
+                        "hooks.{kind}[{i}].timeout {t} must be greater than zero"
+                    )));
+                }
+            }
         }
     }
     let Some(linux) = spec.linux() else {
@@ -135,8 +314,41 @@ pub fn validate(spec: &Spec) -> Result<()> {
     for (i, ns) in namespaces.iter().enumerate() {
         if namespaces[..i].iter().any(|o| o.typ() == ns.typ()) {
             return Err(Error::msg(format!(
-                "linux.namespaces: {:?} is listed twice",
+                "linux.namespaces[{i}]: {} is listed twice",
                 ns.typ()
+            )));
+        }
+    }
+    for (i, ns) in namespaces.iter().enumerate() {
+        if ns.path().as_ref().is_some_and(|p| !p.is_absolute()) {
+            return Err(Error::msg(format!(
+                "linux.namespaces[{i}].path {} must be an absolute path",
+                quote(ns.path().as_deref().unwrap_or(Path::new("")))
+            )));
+        }
+    }
+    for (i, d) in linux
+        .devices()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        // makedev(3) takes 32-bit numbers; runc would truncate them silently.
+        for (field, n) in [("major", d.major()), ("minor", d.minor())] {
+            if u32::try_from(n).is_err() {
+                return Err(Error::msg(format!(
+                    "linux.devices[{i}].{field} {n} is not a device number (0 to 4294967295)"
+                )));
+            }
+        }
+        if d.path()
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(Error::msg(format!(
+                "linux.devices[{i}].path {} must not contain ..",
+                quote(d.path())
             )));
         }
     }
@@ -168,7 +380,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
         for key in sysctl.keys() {
             if key.is_empty() || key.contains("..") || key.starts_with('/') || has_nul(key) {
                 return Err(Error::msg(format!(
-                    "linux.sysctl key {key:?} is not a sysctl name"
+                    "linux.sysctl key {} is not a sysctl name",
+                    quote(key)
                 )));
             }
         }
@@ -233,5 +446,223 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("mounts[0].destination"));
+    }
+
+    fn parse_err(text: &str) -> String {
+        let e = parse(text.as_bytes(), Path::new("/b/config.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !e.contains('\n') && !e.contains('\r'),
+            "not one line: {e:?}"
+        );
+        assert!(
+            e.len() <= crate::error::MAX_MESSAGE + 8,
+            "too long: {}",
+            e.len()
+        );
+        e
+    }
+
+    fn with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut v = minimal();
+        edit(&mut v);
+        v.to_string()
+    }
+
+    /// Inputs the fuzzer found (or the brief listed) and what they get now.
+    #[test]
+    fn bad_input_is_one_line_naming_the_field() {
+        // serde's messages quote values as they are: a newline in an enum value made a
+        // two-line error, and none named the field.
+        let e = parse_err(&with(|v| {
+            v["linux"]["namespaces"][0]["type"] = "pi\nd".into()
+        }));
+        assert!(
+            e.contains("linux.namespaces[0].type: unknown variant `pi\\nd`"),
+            "{e}"
+        );
+        let e = parse_err(&with(|v| v["process"]["user"]["uid"] = u64::MAX.into()));
+        assert!(e.contains("process.user.uid: invalid value"), "{e}");
+        let e = parse_err(&with(|v| v["process"]["user"]["uid"] = (-1).into()));
+        assert!(e.contains("process.user.uid"), "{e}");
+        let e = parse_err(&with(|v| {
+            v["process"]["rlimits"] = serde_json::json!([{"type": 5, "soft": 1, "hard": 1}])
+        }));
+        assert!(e.contains("process.rlimits[0].type"), "{e}");
+        let e = parse_err(&with(|v| {
+            v["process"]["args"] = serde_json::json!(["a", 1.5])
+        }));
+        assert!(e.contains("process.args[1]"), "{e}");
+        // A lone surrogate is no string.
+        let e =
+            parse_err(&with(|v| v["hostname"] = "MARK".into()).replace("\"MARK\"", "\"\\ud800\""));
+        assert!(e.contains("hostname: unexpected end of hex escape"), "{e}");
+        let e = parse_err(
+            &with(|v| v["hostname"] = "MARK".into()).replace("\"MARK\"", "\"\\ud800\\u0041\""),
+        );
+        assert!(e.contains("hostname: lone leading surrogate"), "{e}");
+        // NUL bytes: refused where the field is read, not by a syscall in the child.
+        let e = parse_err(&with(|v| {
+            v["mounts"] = serde_json::json!([{"destination": "/a\u{0}b", "type": "tmpfs"}])
+        }));
+        assert!(
+            e.contains("mounts[0].destination: contains a NUL byte"),
+            "{e}"
+        );
+        let e = parse_err(&with(|v| {
+            v["linux"]["sysctl"] = serde_json::json!({"net.a\u{0}": "1"})
+        }));
+        assert!(e.contains("linux.sysctl.net.a"), "{e}");
+        // 64 KiB values are cut short in the message.
+        let e = parse_err(&with(|v| v["process"]["cwd"] = "x".repeat(70000).into()));
+        assert!(
+            e.contains("process.cwd \"xxx") && e.contains("bytes)"),
+            "{e}"
+        );
+        let e = parse_err(&with(|v| v["hostname"] = "\n".repeat(70000).into()));
+        assert!(e.starts_with("hostname \"\\n\\n"), "{e}");
+        // Not JSON, not an object, not UTF-8, cut short.
+        assert!(parse_err("[1]").contains("not a JSON object"));
+        let e = parse(b"{\"ociVersion\": \"\xff\"}", Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("ociVersion"), "{e}");
+        assert!(parse_err("{\"process\": {\"args\": [").contains("process.args"));
+        // Numbers out of range for their fields.
+        let e = parse_err(&with(
+            |v| {
+                v["linux"]["devices"] =
+                    serde_json::json!([{"path": "/dev/x", "type": "c", "major": -1, "minor": 0}])
+            },
+        ));
+        assert!(e.contains("linux.devices[0].major -1"), "{e}");
+        let e = parse_err(&with(
+            |v| {
+                v["linux"]["devices"] =
+                    serde_json::json!([{"path": "/dev/../x", "type": "c", "major": 1, "minor": 0}])
+            },
+        ));
+        assert!(e.contains("linux.devices[0].path"), "{e}");
+        let e = parse_err(&with(|v| {
+            v["process"]["rlimits"] = serde_json::json!([
+            {"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1}, {"type": "RLIMIT_NOFILE", "soft": 2, "hard": 2}])
+        }));
+        assert!(
+            e.contains("process.rlimits[1].type: RLIMIT_NOFILE is listed twice"),
+            "{e}"
+        );
+        let e = parse_err(&with(
+            |v| {
+                v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "network", "path": "proc/1/ns/net"}])
+            },
+        ));
+        assert!(e.contains("linux.namespaces[1].path"), "{e}");
+        // Hooks: a timeout must be above zero (the spec), and i64::MAX seconds overflowed
+        // the clock in `hooks::run` (a panic, so an abort, before any cleanup).
+        let e =
+            parse_err(&with(
+                |v| {
+                    v["hooks"] =
+                        serde_json::json!({"prestart": [{"path": "/bin/true", "timeout": 0}]})
+                },
+            ));
+        assert!(e.contains("hooks.prestart[0].timeout 0"), "{e}");
+        let e = parse_err(&with(|v| {
+            v["hooks"] = serde_json::json!({"poststop": [{"path": "true"}]})
+        }));
+        assert!(e.contains("hooks.poststop[0].path"), "{e}");
+        check(serde_json::from_str(&with(|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true", "timeout": i64::MAX}]}))).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for depth in [129, 10_000, 100_000] {
+            for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+                let text = format!(
+                    "{{\"ociVersion\": \"1.0.2\", \"annotations\": {}1{}}}",
+                    open.repeat(depth),
+                    close.repeat(depth)
+                );
+                let e = parse_err(&text);
+                assert!(e.contains("recursion limit exceeded"), "{e}");
+            }
+        }
+        // Within the limit: only the type is wrong.
+        let text = format!(
+            "{{\"annotations\": {}1{}}}",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(parse_err(&text).contains("annotations: invalid type"));
+    }
+
+    /// What runc takes, and the spec allows: taken too.
+    #[test]
+    fn accepted_as_runc_does() {
+        let ok = |text: String| parse(text.as_bytes(), Path::new("c")).unwrap();
+        // Capabilities this build does not know: ignored with a warning.
+        let s = ok(with(
+            |v| {
+                v["process"]["capabilities"] =
+                    serde_json::json!({"bounding": ["CAP_KILL", "CAP_FUTURE", "x\ny"]})
+            },
+        ));
+        let caps = s
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+        // A key given twice: the last one, as Go's encoding/json.
+        let s = ok(
+            r#"{"ociVersion": "1.0.2", "hostname": "a", "hostname": "b", "root": {"path": "r"},
+            "process": {"args": ["x"], "cwd": "/", "user": {"uid": 0, "gid": 0}}}"#
+                .into(),
+        );
+        assert_eq!(s.hostname().as_deref(), Some("b"));
+        // An empty execCPUAffinity: no change of affinity.
+        let s = ok(with(|v| {
+            v["process"]["execCPUAffinity"] = serde_json::json!({"initial": "", "final": ""})
+        }));
+        let aff = s
+            .process()
+            .as_ref()
+            .unwrap()
+            .exec_cpu_affinity()
+            .clone()
+            .unwrap();
+        assert!(aff.initial().is_none() && aff.cpu_affinity_final().is_none());
+        // NUL is fine where no syscall reads it.
+        ok(with(|v| {
+            v["annotations"] = serde_json::json!({"k": "a\u{0}b"})
+        }));
+    }
+
+    #[test]
+    fn process_files_are_checked_like_a_config_process() {
+        let p = |v: serde_json::Value| {
+            parse_process(v.to_string().as_bytes(), Path::new("/p.json")).map_err(|e| e.to_string())
+        };
+        let base = || serde_json::json!({"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}});
+        p(base()).unwrap();
+        let mut v = base();
+        v["cwd"] = "relative".into();
+        assert!(p(v)
+            .unwrap_err()
+            .contains("process file /p.json: cwd \"relative\" must be an absolute path"));
+        let mut v = base();
+        v["env"] = serde_json::json!(["A=1", "NOEQUALS"]);
+        assert!(p(v).unwrap_err().contains("env[1]"));
+        let mut v = base();
+        v["user"]["uid"] = "root".into();
+        assert!(p(v).unwrap_err().contains("user.uid: invalid type"));
+        let mut v = base();
+        v["capabilities"] = serde_json::json!({"effective": ["CAP_NOPE\n"]});
+        p(v).unwrap();
+        assert!(p(serde_json::json!({"args": []})).is_err());
+        assert!(p(serde_json::json!([]))
+            .unwrap_err()
+            .contains("not a JSON object"));
     }
 }

@@ -21,15 +21,7 @@ fn exec_process(config: &Spec, a: &ExecArgs) -> Result<Process> {
     if let Some(path) = &a.process {
         let text =
             std::fs::read(path).context(|| format!("read process file {}", path.display()))?;
-        let p: Process = serde_json::from_slice(&text)
-            .map_err(|e| Error::msg(format!("process file {}: {e}", path.display())))?;
-        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
-            return Err(Error::msg(format!(
-                "process file {}: args must not be empty",
-                path.display()
-            )));
-        }
-        return Ok(p);
+        return crate::spec::parse_process(&text, path);
     }
     if a.command.is_empty() {
         return Err(Error::msg("exec: args must not be empty"));
@@ -98,6 +90,8 @@ fn exec_process(config: &Spec, a: &ExecArgs) -> Result<Process> {
         }
         p.set_capabilities(Some(caps));
     }
+    // --cwd and --env are checked as the config's own were (runc does the same).
+    crate::spec::validate_process(&p, "exec: process.")?;
     Ok(p)
 }
 

@@ -13,7 +13,7 @@ use oci_spec::runtime::{
     LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, PosixRlimitType, Spec,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{quote, shown, Context, Error, Result};
 use crate::rootfs::options::{self, MountOptions};
 
 #[derive(Debug, Clone)]
@@ -202,6 +202,7 @@ impl ProcessPlan {
         if !env.iter().any(|e| e.starts_with("HOME=")) {
             let home = passwd
                 .and_then(|p| crate::user::home_of(p, user.uid()))
+                .filter(|h| !h.contains('\0'))
                 .unwrap_or_else(|| "/".into());
             env.push(format!("HOME={home}"));
         }
@@ -221,6 +222,10 @@ impl ProcessPlan {
             })
             .collect();
         let args = process.args().as_deref().unwrap_or_default();
+        if args.is_empty() {
+            // The child execs args[0]: checked here too, whoever built the spec.
+            return Err(Error::msg("process.args must not be empty"));
+        }
         let caps = process.capabilities().as_ref().map(|c| {
             let last = last_cap();
             CapsPlan {
@@ -480,24 +485,23 @@ impl Plan {
         let mut setup_dev = true;
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             let dest = m.destination().to_string_lossy().into_owned();
+            // How messages name the mount: escaped and short, whatever the path holds.
+            let at = format!("mounts[{i}] ({})", shown(&dest));
             let opts = options::parse(m.options().as_deref().unwrap_or_default());
             let typ = m.typ().clone().unwrap_or_default();
             let is_bind = opts.flags.contains(MsFlags::MS_BIND) || typ == "bind";
             let kind = if is_bind {
-                let src = m.source().clone().ok_or_else(|| {
-                    Error::msg(format!("mounts[{i}] ({dest}): a bind mount needs a source"))
-                })?;
+                let src = m
+                    .source()
+                    .clone()
+                    .ok_or_else(|| Error::msg(format!("{at}: a bind mount needs a source")))?;
                 let source = if src.is_absolute() {
                     src
                 } else {
                     input.bundle.join(src)
                 };
-                let meta = std::fs::metadata(&source).map_err(|e| {
-                    Error::msg(format!(
-                        "mounts[{i}] ({dest}): source {}: {e}",
-                        source.display()
-                    ))
-                })?;
+                let meta = std::fs::metadata(&source)
+                    .context(|| format!("{at}: source {}", quote(&source)))?;
                 if dest.trim_end_matches('/') == "/dev" {
                     setup_dev = false;
                 }
@@ -510,7 +514,7 @@ impl Plan {
             } else {
                 if typ.is_empty() {
                     return Err(Error::msg(format!(
-                        "mounts[{i}] ({dest}): type is required for a non-bind mount"
+                        "{at}: type is required for a non-bind mount"
                     )));
                 }
                 let source = m
@@ -532,7 +536,9 @@ impl Plan {
                     );
                     if u.is_empty() && g.is_empty() {
                         if !new_user {
-                            return Err(Error::msg(format!("mounts[{i}] ({dest}): idmap needs uidMappings/gidMappings or a user namespace")));
+                            return Err(Error::msg(format!(
+                                "{at}: idmap needs uidMappings/gidMappings or a user namespace"
+                            )));
                         }
                         Some((
                             uid_map.clone().unwrap_or_default(),
@@ -546,12 +552,12 @@ impl Plan {
             if opts.tmpcopyup && !matches!(&kind, MountKind::Fs { fstype, .. } if fstype == "tmpfs")
             {
                 return Err(Error::msg(format!(
-                    "mounts[{i}] ({dest}): tmpcopyup is only for tmpfs mounts"
+                    "{at}: tmpcopyup is only for tmpfs mounts"
                 )));
             }
             if idmap.is_some() && !matches!(kind, MountKind::Bind { .. }) {
                 return Err(Error::msg(format!(
-                    "mounts[{i}] ({dest}): idmap is only supported for bind mounts"
+                    "{at}: idmap is only supported for bind mounts"
                 )));
             }
             mounts.push(MountPlan {
@@ -808,6 +814,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("is not allowed in the host's namespace"));
+    }
+
+    #[test]
+    fn messages_quote_paths_on_one_line() {
+        // A newline in a destination made a two-line error.
+        let mut v = base();
+        v["mounts"][2]["destination"] = serde_json::json!("/da\nta");
+        v["mounts"][2]["source"] = serde_json::json!("/no/such\ndir");
+        let e = build(v).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "mounts[2] (/da\\nta): source \"/no/such\\ndir\": no such file or directory"
+        );
+        let mut v = base();
+        v["process"]["args"] = serde_json::json!([]);
+        assert!(build(v).unwrap_err().to_string().contains("process.args"));
     }
 
     #[test]
