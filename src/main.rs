@@ -6,6 +6,8 @@ mod container;
 mod error;
 mod exe_guard;
 mod foreground;
+#[cfg(test)]
+mod fuzz;
 mod hooks;
 mod launch;
 mod logging;

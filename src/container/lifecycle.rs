@@ -76,7 +76,7 @@ fn default_device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
-fn resources_with_devices(spec: &Spec) -> LinuxResources {
+pub(crate) fn resources_with_devices(spec: &Spec) -> LinuxResources {
     let mut r = spec
         .linux()
         .as_ref()
