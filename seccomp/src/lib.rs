@@ -742,4 +742,6 @@ pub fn load(p: &Program) -> std::io::Result<Option<OwnedFd>> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
