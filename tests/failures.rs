@@ -81,8 +81,36 @@ fn invalid_fields_are_named() {
             }),
         ),
         (
-            "CAP_TEST",
-            Box::new(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_TEST"])),
+            "process.user.uid: invalid value: integer `-1`",
+            Box::new(|c| c["process"]["user"]["uid"] = json!(-1)),
+        ),
+        (
+            "linux.namespaces[0].type: unknown variant `pi\\nd`",
+            Box::new(|c| c["linux"]["namespaces"][0]["type"] = json!("pi\nd")),
+        ),
+        (
+            "mounts[0].destination: contains a NUL byte",
+            Box::new(|c| c["mounts"][0]["destination"] = json!("/pr\u{0}oc")),
+        ),
+        (
+            "hooks.prestart[0].timeout 0 must be greater than zero",
+            Box::new(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true", "timeout": 0}]})),
+        ),
+        (
+            "process.rlimits[1].type: RLIMIT_NOFILE is listed twice",
+            Box::new(
+                |c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 5, "hard": 5}, {"type": "RLIMIT_NOFILE", "soft": 6, "hard": 6}]),
+            ),
+        ),
+        (
+            "hostname: recursion limit exceeded",
+            Box::new(|c| {
+                let mut deep = json!(1);
+                for _ in 0..200 {
+                    deep = json!([deep]);
+                }
+                c["hostname"] = deep;
+            }),
         ),
         (
             "listed twice",

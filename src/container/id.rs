@@ -33,9 +33,58 @@ mod tests {
 
     #[test]
     fn accepts_runc_ids() {
-        for id in ["c1", "a.b-c_d+e", &"f".repeat(64), "..a", "A9"] {
+        for id in [
+            "c1",
+            "a.b-c_d+e",
+            &"f".repeat(64),
+            "..a",
+            "a..",
+            ".a",
+            "...",
+            "A9",
+            "-",
+            "+",
+        ] {
             assert!(validate(id).is_ok(), "{id}");
         }
+    }
+
+    #[test]
+    fn length_bound_is_one_path_component() {
+        assert!(validate(&"a".repeat(255)).is_ok());
+        let e = validate(&"a".repeat(256)).unwrap_err().to_string();
+        assert!(e.contains("longer than 255 bytes"), "{e}");
+        // Bytes, not characters: a multi-byte id is refused for its characters anyway.
+        assert!(validate(&"é".repeat(128)).is_err());
+    }
+
+    #[test]
+    fn errors_are_one_line_and_quote_the_id() {
+        for id in [
+            "a\nb",
+            "a\rb",
+            "a\0b",
+            "\n",
+            "../../etc",
+            "/abs",
+            "a/",
+            "/",
+            "./a",
+            "a/..",
+            "..",
+            "",
+            "\u{7f}",
+            "a\tb",
+            "a\u{202e}b",
+            "a;b",
+            "$(x)",
+        ] {
+            let e = validate(id).unwrap_err().to_string();
+            assert!(!e.contains(['\n', '\r', '\0']), "{id:?}: {e:?}");
+            assert!(e.starts_with("invalid container id "), "{id:?}: {e}");
+        }
+        let e = validate(&"\n".repeat(300)).unwrap_err().to_string();
+        assert!(!e.contains('\n'), "{e}");
     }
 
     #[test]
