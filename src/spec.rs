@@ -74,7 +74,7 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
 
 /// The JSON text as a tree. As with Go's encoding/json (so runc), a key given twice keeps
 /// its last value. serde_json stops at 128 levels of nesting, well before the stack does.
-fn json_value(data: &[u8]) -> std::result::Result<Value, String> {
+pub fn json_value(data: &[u8]) -> std::result::Result<Value, String> {
     let mut de = serde_json::Deserializer::from_slice(data);
     let v = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
     de.end().map_err(|e| e.to_string())?;
@@ -82,7 +82,7 @@ fn json_value(data: &[u8]) -> std::result::Result<Value, String> {
 }
 
 /// The tree as oci-spec's type; the error starts with the path of the field.
-fn typed<T: serde::de::DeserializeOwned>(v: Value) -> std::result::Result<T, String> {
+pub fn typed<T: serde::de::DeserializeOwned>(v: Value) -> std::result::Result<T, String> {
     serde_path_to_error::deserialize(v).map_err(path_error)
 }
 

@@ -2,9 +2,10 @@
 # bench/fuzz.sh [SECONDS | -n CASES]: a long fuzz run, not a test (`cargo test` runs the same
 # targets a few hundred cases each). The fuzz tests of src/fuzz/ (config.json through
 # spec::parse and every plan; process.json through exec's parse) and seccomp/src/fuzz.rs
-# (profiles through the compiler, programs through the BPF interpreter), built in the
-# `fuzz` profile (optimized, overflow checks kept), one after the other: SECONDS (default
-# 600) shared among the three, or CASES each. Prints executions and crashes per target;
+# (profiles through the compiler, programs through the BPF interpreter), and `update
+# --resources` through its parse and the cgroup check, built in the `fuzz` profile
+# (optimized, overflow checks kept), one after the other: SECONDS (default 600) shared
+# among the four, or CASES each. Prints executions and crashes per target;
 # exits non-zero if any crashed (its line says how to replay it: HULL_FUZZ_SEED=...).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,14 +15,16 @@ if [ "${1:-}" = "-n" ]; then
   share=""
 else
   total=${1:-600}
-  share=$(( total / 3 ))
+  share=x
 fi
 
 targets=(
   "hull --bin hull fuzz::targets::fuzz_config config"
   "hull --bin hull fuzz::targets::fuzz_process process"
+  "hull --bin hull fuzz::targets::fuzz_resources resources"
   "hull-seccomp --lib - fuzz::fuzz_compile seccomp"
 )
+[ "$share" = x ] && share=$(( total / ${#targets[@]} ))
 # Built first, so that the build's time is no target's.
 cargo test --profile fuzz --locked -q -p hull --bin hull --no-run
 cargo test --profile fuzz --locked -q -p hull-seccomp --lib --no-run
@@ -31,7 +34,7 @@ trap 'rm -f "$LOG"' EXIT
 sum_exec=0
 sum_crash=0
 start=$(date +%s)
-printf '%-8s %12s %8s %8s\n' target executions crashes seconds
+printf '%-10s %12s %8s %8s\n' target executions crashes seconds
 for t in "${targets[@]}"; do
   read -r pkg kind bin filter name <<<"$t"
   [ "$bin" = - ] && bin=""
@@ -51,9 +54,9 @@ for t in "${targets[@]}"; do
     echo "fuzz $name crashed:" >&2
     grep -E "replay with|minimal failing input|panicked" -A3 "$LOG" | head -40 >&2
   fi
-  printf '%-8s %12s %8s %8s\n' "$name" "$execs" "$crashes" "$secs"
+  printf '%-10s %12s %8s %8s\n' "$name" "$execs" "$crashes" "$secs"
   sum_exec=$(( sum_exec + execs ))
   sum_crash=$(( sum_crash + crashes ))
 done
-printf '%-8s %12s %8s %8s\n' total "$sum_exec" "$sum_crash" "$(( $(date +%s) - start ))"
+printf '%-10s %12s %8s %8s\n' total "$sum_exec" "$sum_crash" "$(( $(date +%s) - start ))"
 [ "$sum_crash" -eq 0 ]

@@ -34,6 +34,15 @@ fn parse_bytes(flag: &str, s: &str) -> Result<i64> {
     Ok((n * (1u64 << shift) as f64) as i64)
 }
 
+/// The text of `--resources`, checked as LinuxResources (errors name the field) but kept
+/// as JSON: what it leaves out stays as it is.
+pub(crate) fn parse_resources(text: &[u8]) -> Result<Value> {
+    let bad = |e: String| Error::msg(crate::error::one_line(&format!("--resources: {e}")));
+    let v = crate::spec::json_value(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    crate::spec::typed::<LinuxResources>(v.clone()).map_err(bad)?;
+    Ok(v)
+}
+
 /// The update as JSON, from the resources file or the flags.
 fn requested(a: &UpdateArgs) -> Result<Value> {
     if let Some(src) = &a.resources {
@@ -45,12 +54,7 @@ fn requested(a: &UpdateArgs) -> Result<Value> {
         } else {
             text = std::fs::read_to_string(src).context(|| format!("read resources {src}"))?;
         }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::msg(format!("--resources: invalid JSON: {e}")))?;
-        // Checked here for the type errors to name the field.
-        serde_json::from_value::<LinuxResources>(v.clone())
-            .map_err(|e| Error::msg(format!("--resources: {e}")))?;
-        return Ok(v);
+        return parse_resources(text.as_bytes());
     }
     let mut v = json!({});
     let mut set = |section: &str, key: &str, value: Value| {

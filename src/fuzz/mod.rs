@@ -8,6 +8,8 @@
 //!   survive its trip through state.json.
 //! - `process`: the text of `exec --process FILE`, mutated the same way, through the
 //!   parse `exec` uses and the process plan.
+//! - `resources`: the text of `update --resources`, through `update`'s parse and the
+//!   cgroup check that comes before any write.
 //!
 //! Knobs (environment): `HULL_FUZZ_CASES` (per target; default small, for `cargo test`),
 //! `HULL_FUZZ_SECONDS` (run batches until that much time has passed, instead), and

@@ -258,6 +258,28 @@ pub fn process(text: &[u8], passwd: Option<&str>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `update --resources`'s text: parsed as `update` does, checked against a cgroup as
+/// `apply` does before it writes.
+pub fn resources(text: &[u8]) -> Result<(), TestCaseError> {
+    let f = fixture();
+    let Some(v) = check(
+        "update::parse_resources",
+        crate::commands::update::parse_resources(text),
+    )?
+    else {
+        return Ok(());
+    };
+    let r: oci_spec::runtime::LinuxResources = serde_json::from_value(v)
+        .map_err(|e| TestCaseError::fail(format!("checked, then refused: {e}")))?;
+    let cgroup = hull_cgroups::plan(&f.layout, "/hull-fuzz")
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    check(
+        "cgroups::validate",
+        hull_cgroups::validate(&cgroup, &r).map_err(Into::into),
+    )?;
+    Ok(())
+}
+
 fn config_cases() -> impl Strategy<Value = (usize, Mutations, Option<String>)> {
     (0..bases().len(), mutate::mutations(), mutate::passwd())
 }
@@ -298,6 +320,14 @@ fn fuzz_process() {
         (mutate::mutations(), mutate::passwd()),
         |(m, passwd)| process(&mutate::apply(&base, &m), passwd.as_deref()),
     );
+}
+
+#[test]
+fn fuzz_resources() {
+    let base = rich_base()["linux"]["resources"].clone();
+    super::run("resources", 300, mutate::mutations(), |m| {
+        resources(&mutate::apply(&base, &m))
+    });
 }
 
 #[test]
