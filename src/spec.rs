@@ -48,7 +48,7 @@ pub fn parse(data: &[u8], path: &Path) -> Result<Spec> {
     }
     let mut value = json_value(data).map_err(bad)?;
     prepare(&mut value, "").map_err(bad)?;
-    let spec: Spec = typed(value).map_err(bad)?;
+    let spec: Spec = typed(&value).map_err(bad)?;
     validate(&spec)?;
     Ok(spec)
 }
@@ -67,23 +67,41 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
     }
     let mut value = json_value(data).map_err(bad)?;
     prepare(&mut value, "process.").map_err(bad)?;
-    let process: Process = typed(value).map_err(bad)?;
+    let process: Process = typed(&value).map_err(bad)?;
     validate_process(&process, "").map_err(|e| bad(e.to_string()))?;
     Ok(process)
 }
 
-/// The JSON text as a tree. As with Go's encoding/json (so runc), a key given twice keeps
-/// its last value. serde_json stops at 128 levels of nesting, well before the stack does.
-pub fn json_value(data: &[u8]) -> std::result::Result<Value, String> {
+/// Deserializes JSON text; an error starts with the path of the field. Every Spec the
+/// binary reads (config.json, process.json, state.json, `update`) comes through here, so
+/// the binary holds one copy of oci-spec's deserialization code, not one per source.
+pub fn from_json<T: serde::de::DeserializeOwned>(data: &[u8]) -> std::result::Result<T, String> {
     let mut de = serde_json::Deserializer::from_slice(data);
     let v = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
     de.end().map_err(|e| e.to_string())?;
     Ok(v)
 }
 
-/// The tree as oci-spec's type; the error starts with the path of the field.
-pub fn typed<T: serde::de::DeserializeOwned>(v: Value) -> std::result::Result<T, String> {
-    serde_path_to_error::deserialize(v).map_err(path_error)
+/// The JSON text as a tree. As with Go's encoding/json (so runc), a key given twice keeps
+/// its last value. serde_json stops at 128 levels of nesting, well before the stack does.
+pub fn json_value(data: &[u8]) -> std::result::Result<Value, String> {
+    from_json(data)
+}
+
+/// The tree as oci-spec's type (through its text: see [`from_json`]). The error names the
+/// field; a line and column would be the re-serialized text's, so they are left out.
+pub fn typed<T: serde::de::DeserializeOwned>(v: &Value) -> std::result::Result<T, String> {
+    let text = serde_json::to_vec(v).map_err(|e| e.to_string())?;
+    from_json(&text).map_err(|e| match e.rfind(" at line ") {
+        Some(i)
+            if e[i + 9..]
+                .split(" column ")
+                .all(|n| n.parse::<u64>().is_ok()) =>
+        {
+            e[..i].to_string()
+        }
+        _ => e,
+    })
 }
 
 fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> String {

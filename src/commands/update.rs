@@ -39,7 +39,7 @@ fn parse_bytes(flag: &str, s: &str) -> Result<i64> {
 pub(crate) fn parse_resources(text: &[u8]) -> Result<Value> {
     let bad = |e: String| Error::msg(crate::error::one_line(&format!("--resources: {e}")));
     let v = crate::spec::json_value(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
-    crate::spec::typed::<LinuxResources>(v.clone()).map_err(bad)?;
+    crate::spec::typed::<LinuxResources>(&v).map_err(bad)?;
     Ok(v)
 }
 
@@ -136,7 +136,7 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<i32> {
         crate::logging::debug("update: device rules are not updated, as with runc");
     }
     let resources: LinuxResources =
-        serde_json::from_value(update.clone()).map_err(|e| Error::msg(format!("update: {e}")))?;
+        crate::spec::typed(&update).map_err(|e| Error::msg(format!("update: {e}")))?;
     hull_cgroups::apply(&state.cgroup, &resources)?;
 
     // Recorded, so that `state`'s config and a later update start from the new values.
@@ -151,8 +151,7 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<i32> {
     }
     merge(&mut current, &update);
     config["linux"]["resources"] = current;
-    *state.config =
-        serde_json::from_value(config).map_err(|e| Error::msg(format!("update: {e}")))?;
+    *state.config = crate::spec::typed(&config).map_err(|e| Error::msg(format!("update: {e}")))?;
     dir.write_state(&state)?;
     Ok(0)
 }

@@ -169,7 +169,7 @@ impl ContainerDir {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::Read::take(&file, MAX_STATE_SIZE), &mut buf)
             .context(|| format!("read {}/{STATE_FILE}", self.path.display()))?;
-        serde_json::from_slice(&buf).map_err(|e| {
+        crate::spec::from_json(&buf).map_err(|e| {
             Error::msg(format!(
                 "container {}: corrupt state file {}/{STATE_FILE}: {e}",
                 self.id,
