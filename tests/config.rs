@@ -124,6 +124,34 @@ fn devices_and_dev_links() {
     assert!(out.contains("/proc/self/fd\npts/ptmx\nnull-ok"), "{out}");
 }
 
+/// The device cgroup (v1 `devices`, v2 an eBPF program) lets the container open the
+/// nodes it allows and no other, even one it made itself with CAP_MKNOD: 42:0 is no
+/// driver's, so without the cgroup the open reaches the kernel and fails with ENXIO.
+#[test]
+fn the_device_cgroup_denies_nodes_it_does_not_allow() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+            let caps = &mut c["process"]["capabilities"];
+            for set in ["bounding", "effective", "permitted"] {
+                caps[set].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+            }
+        },
+        &sh(
+            "mknod /mnt/zero c 1 5 && mknod /mnt/odd c 42 0 && head -c 3 /mnt/zero | wc -c; \
+             cat /mnt/odd; echo odd=$?",
+        ),
+    );
+    let out = ok(&r);
+    assert!(out.starts_with("3\n"), "{out}");
+    assert!(out.contains("odd=1"), "{out}");
+    assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
+}
+
 #[test]
 fn user_groups_umask_env_cwd_home() {
     require_root!();
