@@ -272,10 +272,10 @@ fn cgroup_limits_are_written_and_removed() {
     {
         ("/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares", "67108864\n42\n512\n")
     } else if std::path::Path::new("/sys/fs/cgroup/cgroup.subtree_control").exists() {
-        // v2: 512 shares are cpu.weight 20 (runc's conversion).
+        // v2: 512 shares are cpu.weight 59 (runc's conversion).
         (
             "/sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.weight",
-            "67108864\n42\n20\n",
+            "67108864\n42\n59\n",
         )
     } else {
         eprintln!("skipped: neither cgroup v1 memory nor cgroup v2 is mounted");
