@@ -11,7 +11,7 @@ fi
 # Built here; the VM's root is this host's / (read-only), the repo is shared read-write.
 cargo test --locked --no-run --tests -q 2>/dev/null
 rc=0
-"$VM" -t 1500 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -- \
+"$VM" -t 1500 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -e HULL_TEST_QUICK=1 -- \
   sh -c 'test -f /sys/fs/cgroup/cgroup.subtree_control && cargo test --locked --offline --test "*" 2>&1' \
   | tee target/vm-tests.log || rc=$?
 if [ $rc -eq 125 ]; then
