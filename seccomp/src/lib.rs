@@ -23,6 +23,7 @@
 
 mod asm;
 pub mod bpf;
+mod syscalls;
 mod tables;
 
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -136,7 +137,7 @@ const fn native() -> Option<Arch> {
 struct Abi {
     arch: Arch,
     audit: u32,
-    table: &'static [(&'static str, u32)],
+    table: &'static syscalls::Table,
     /// 32-bit ABI: libseccomp compares only the low half of each argument.
     args32: bool,
     big_endian: bool,
@@ -160,27 +161,27 @@ fn abi(a: Arch) -> Result<Option<Abi>, Error> {
     Ok(Some(match a {
         ScmpArchX86_64 => Abi {
             last: X32_SYSCALL_BIT - 1,
-            ..mk(AUDIT_ARCH_X86_64, X86_64, false, false)
+            ..mk(AUDIT_ARCH_X86_64, &X86_64, false, false)
         },
         ScmpArchX32 => Abi {
             first: X32_SYSCALL_BIT,
-            ..mk(AUDIT_ARCH_X86_64, X32, true, false)
+            ..mk(AUDIT_ARCH_X86_64, &X32, true, false)
         },
-        ScmpArchX86 => mk(AUDIT_ARCH_I386, X86, true, false),
-        ScmpArchAarch64 => mk(0xc000_00b7, AARCH64, false, false),
-        ScmpArchArm => mk(0x4000_0028, ARM, true, false),
-        ScmpArchRiscv64 => mk(0xc000_00f3, RISCV64, false, false),
-        ScmpArchPpc64le => mk(0xc000_0015, PPC64, false, false),
-        ScmpArchPpc64 => mk(0x8000_0015, PPC64, false, true),
-        ScmpArchPpc => mk(0x0000_0014, PPC, true, true),
-        ScmpArchS390x => mk(0x8000_0016, S390X, false, true),
-        ScmpArchS390 => mk(0x0000_0016, S390, true, true),
-        ScmpArchMips => mk(0x0000_0008, MIPS_O32, true, true),
-        ScmpArchMipsel => mk(0x4000_0008, MIPS_O32, true, false),
-        ScmpArchMips64 => mk(0x8000_0008, MIPS_N64, false, true),
-        ScmpArchMipsel64 => mk(0xc000_0008, MIPS_N64, false, false),
-        ScmpArchMips64n32 => mk(0xa000_0008, MIPS_N32, true, true),
-        ScmpArchMipsel64n32 => mk(0xe000_0008, MIPS_N32, true, false),
+        ScmpArchX86 => mk(AUDIT_ARCH_I386, &X86, true, false),
+        ScmpArchAarch64 => mk(0xc000_00b7, &AARCH64, false, false),
+        ScmpArchArm => mk(0x4000_0028, &ARM, true, false),
+        ScmpArchRiscv64 => mk(0xc000_00f3, &RISCV64, false, false),
+        ScmpArchPpc64le => mk(0xc000_0015, &PPC64, false, false),
+        ScmpArchPpc64 => mk(0x8000_0015, &PPC64, false, true),
+        ScmpArchPpc => mk(0x0000_0014, &PPC, true, true),
+        ScmpArchS390x => mk(0x8000_0016, &S390X, false, true),
+        ScmpArchS390 => mk(0x0000_0016, &S390, true, true),
+        ScmpArchMips => mk(0x0000_0008, &MIPS_O32, true, true),
+        ScmpArchMipsel => mk(0x4000_0008, &MIPS_O32, true, false),
+        ScmpArchMips64 => mk(0x8000_0008, &MIPS_N64, false, true),
+        ScmpArchMipsel64 => mk(0xc000_0008, &MIPS_N64, false, false),
+        ScmpArchMips64n32 => mk(0xa000_0008, &MIPS_N32, true, true),
+        ScmpArchMipsel64n32 => mk(0xe000_0008, &MIPS_N32, true, false),
         // Known to runc and libseccomp, but Debian ships no headers for it to build from.
         ScmpArchLoongarch64 => return Ok(None),
         ScmpArchParisc | ScmpArchParisc64 | ScmpArchM68k | ScmpArchSh | ScmpArchSheb => {
@@ -192,10 +193,8 @@ fn abi(a: Arch) -> Result<Option<Abi>, Error> {
     }))
 }
 
-fn lookup(t: &[(&str, u32)], name: &str) -> Option<u32> {
-    t.binary_search_by(|(n, _)| n.cmp(&name))
-        .ok()
-        .map(|i| t[i].1)
+fn lookup(t: &syscalls::Table, name: &str) -> Option<u32> {
+    t.get(name)
 }
 
 fn action(a: LinuxSeccompAction, errno: Option<u32>, what: &str) -> Result<u32, Error> {
