@@ -712,32 +712,65 @@ pub fn compile_for(profile: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
 /// Installs the filter on the calling thread (needs no_new_privs or CAP_SYS_ADMIN). With
 /// SCMP_ACT_NOTIFY rules ([`Program::needs_listener`]) it returns the listener fd.
 pub fn load(p: &Program) -> std::io::Result<Option<OwnedFd>> {
+    let r = match set_filter(&p.filter, p.flags) {
+        // A flag this kernel does not know (LOG before 4.14, SPEC_ALLOW before 4.17,
+        // WAIT_KILLABLE_RECV before 5.19) is dropped, as runc does: the filter matters,
+        // these only refine it.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            let unknown = [FLAG_LOG, FLAG_SPEC_ALLOW, FLAG_WAIT_KILLABLE_RECV]
+                .into_iter()
+                .filter(|&f| p.flags & f != 0 && !kernel_knows_flag(f))
+                .fold(0, |acc, f| acc | f);
+            if unknown == 0 {
+                return Err(e);
+            }
+            set_filter(&p.filter, p.flags & !unknown)?
+        }
+        r => r?,
+    };
+    if p.needs_listener() {
+        // SAFETY: with NEW_LISTENER the kernel returns a new fd that is ours alone.
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
+    }
+    Ok(None)
+}
+
+fn set_filter(filter: &[Insn], flags: u32) -> std::io::Result<libc::c_long> {
     #[repr(C)]
     struct SockFprog {
         len: u16,
         filter: *const Insn,
     }
     let prog = SockFprog {
-        len: p.filter.len() as u16,
-        filter: p.filter.as_ptr(),
+        len: filter.len() as u16,
+        filter: filter.as_ptr(),
     };
     // SAFETY: a valid program that outlives the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             1, /* SECCOMP_SET_MODE_FILTER */
-            p.flags,
+            flags,
             &prog as *const SockFprog,
         )
     };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
+    match r {
+        r if r < 0 => Err(std::io::Error::last_os_error()),
+        r => Ok(r),
     }
-    if p.needs_listener() {
-        // SAFETY: with NEW_LISTENER the kernel returns a new fd that is ours alone.
-        return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
-    }
-    Ok(None)
+}
+
+/// A flag the kernel knows makes a filter-less call fail with EFAULT (it reads the
+/// program next); an unknown one fails with EINVAL first.
+fn kernel_knows_flag(flag: u32) -> bool {
+    // WAIT_KILLABLE_RECV alone is EINVAL anywhere: it goes with a listener.
+    let flags = match flag {
+        FLAG_WAIT_KILLABLE_RECV => flag | FLAG_NEW_LISTENER,
+        f => f,
+    };
+    // SAFETY: a NULL program is never read: the call fails before or at reading it.
+    let r = unsafe { libc::syscall(libc::SYS_seccomp, 1, flags, std::ptr::null::<u8>()) };
+    r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
 }
 
 #[cfg(test)]

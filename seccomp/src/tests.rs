@@ -994,3 +994,11 @@ fn the_kernel_agrees() {
     assert!(libc::WIFEXITED(status), "{status:#x}");
     assert_eq!(libc::WEXITSTATUS(status), 0, "step that failed");
 }
+
+#[test]
+fn the_kernel_tells_which_flags_it_knows() {
+    // Any kernel hull runs on (5.x+) knows LOG and SPEC_ALLOW; none knows bit 30.
+    assert!(super::kernel_knows_flag(FLAG_LOG));
+    assert!(super::kernel_knows_flag(FLAG_SPEC_ALLOW));
+    assert!(!super::kernel_knows_flag(1 << 30));
+}
