@@ -327,3 +327,30 @@ fn log_lets_the_syscall_through_and_logs_it() {
     }
     assert!(found, "no seccomp audit record for uname in the kernel log");
 }
+
+/// Docker's default profile (seccomp/testdata, in OCI form) on a real container: a shell
+/// works, and unshare(CLONE_NEWUSER), which the profile leaves to its default EPERM, fails
+/// where without the profile it succeeds.
+#[test]
+fn dockers_default_profile_runs_a_shell_and_blocks_unshare() {
+    require_root!();
+    let script = "ls / > /dev/null && echo shell-ok; unshare -U true; echo unshare=$?";
+    let profile: serde_json::Value = serde_json::from_str(include_str!(
+        "../seccomp/testdata/docker-default-x86_64.json"
+    ))
+    .unwrap();
+    let r = common::run_in(|_| {}, &["sh", "-c", script]);
+    assert!(
+        r.stdout.contains("unshare=0"),
+        "without the profile: {}",
+        r.stdout
+    );
+    let r = common::run_in(
+        |c| c["linux"]["seccomp"] = profile.clone(),
+        &["sh", "-c", script],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("shell-ok"), "{}", r.stdout);
+    assert!(r.stdout.contains("unshare=1"), "{}", r.stdout);
+    assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
+}
