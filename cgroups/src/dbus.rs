@@ -364,9 +364,11 @@ impl Bus {
         io_err(op, &self.path)
     }
 
-    /// AUTH EXTERNAL with our uid; the server's OK line ends the exchange.
+    /// AUTH EXTERNAL with our uid, BEGIN sent with it (as sd-bus does): a first message
+    /// that reaches systemd's server in the same read as BEGIN can go unanswered, so
+    /// nothing may follow BEGIN until the server's OK is in.
     fn auth(&mut self) -> Result<()> {
-        let hello = format!("\0AUTH EXTERNAL {}\r\n", uid_hex());
+        let hello = format!("\0AUTH EXTERNAL {}\r\nBEGIN\r\n", uid_hex());
         self.sock
             .write_all(hello.as_bytes())
             .map_err(self.io("authenticate to"))?;
@@ -388,9 +390,7 @@ impl Bus {
                 String::from_utf8_lossy(&line).trim()
             )));
         }
-        self.sock
-            .write_all(b"BEGIN\r\n")
-            .map_err(self.io("authenticate to"))
+        Ok(())
     }
 
     fn daemon_call(&mut self, member: &str, args: &[Value]) -> Result<Message> {
