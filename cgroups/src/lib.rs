@@ -443,10 +443,11 @@ pub fn update(paths: &CgroupPaths, r: &LinuxResources) -> Result<()> {
 /// hull made for them, deepest first. Parents that other containers still use are left
 /// (ENOTEMPTY/EBUSY). Idempotent.
 pub fn remove(paths: &CgroupPaths) -> Result<()> {
-    if let Some(unit) = &paths.systemd {
-        systemd::stop_unit(unit)?;
-    }
-    let mut first_err = None;
+    // Whatever systemd says, the directories it may have left are removed (as runc).
+    let mut first_err = paths
+        .systemd
+        .as_ref()
+        .and_then(|unit| systemd::stop_unit(unit).err());
     for dir in paths.leaves() {
         if let Err(e) = rmdir_retrying(dir) {
             first_err.get_or_insert(e);
