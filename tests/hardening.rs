@@ -65,6 +65,9 @@ fn a_recycled_init_pid_is_never_reported_running_nor_signalled() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(hull.run_detached(&["start", &id]).code, 0);
     hull.wait_status(&id, "stopped");
+    // Start times count in clock ticks (10 ms): a real recycled pid is born long after
+    // the init (the pid space wraps first); here the stranger is at least ticks later.
+    std::thread::sleep(Duration::from_millis(30));
 
     // The dead init's pid now belongs to an unrelated process (the state still records
     // the old start time): a naive runtime that trusts the pid would kill it.
