@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # vm-tests.sh: the integration tests again inside a VM with a pure cgroup v2 host
-# (../shared/tools/vm-run.sh), where this host's hybrid v1 layout cannot show v2.
+# (../shared/tools/vm-run.sh), where this host's hybrid v1 layout cannot show v2; then
+# tests/systemd.rs once more in a VM with systemd as PID 1 (--systemd-cgroup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VM=../shared/tools/vm-run.sh
@@ -10,12 +11,22 @@ if [ ! -x "$VM" ]; then
 fi
 # Built here; the VM's root is this host's / (read-only), the repo is shared read-write.
 cargo test --locked --no-run --tests -q 2>/dev/null
+# Runs one VM: exit 125 (the VM itself failed) is a skip, with the reason.
+vm() {
+  local name=$1 rc=0
+  shift
+  "$VM" "$@" | tee "target/vm-tests-$name.log" || rc=$?
+  if [ $rc -eq 125 ]; then
+    echo "vm-tests: $name: skipped: the VM could not start (exit 125)"
+    return 0
+  fi
+  return $rc
+}
 rc=0
-"$VM" -t 1500 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -- \
+vm v2 -t 1500 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -e HULL_TEST_QUICK=1 -- \
   sh -c 'test -f /sys/fs/cgroup/cgroup.subtree_control && cargo test --locked --offline --test "*" 2>&1' \
-  | tee target/vm-tests.log || rc=$?
-if [ $rc -eq 125 ]; then
-  echo "vm-tests: skipped: the VM could not start (exit 125)"
-  exit 0
-fi
+  || rc=$?
+vm systemd --systemd -t 600 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -- \
+  sh -c 'test "$(cat /proc/1/comm)" = systemd && cargo test --locked --offline --test systemd 2>&1' \
+  || rc=$?
 exit $rc

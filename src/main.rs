@@ -28,16 +28,11 @@ use error::Result;
 
 fn dispatch(cli: &Cli) -> Result<i32> {
     let store = Store::new(&cli.root)?;
-    if cli.systemd_cgroup && matches!(cli.command, Command::Create(_) | Command::Run(_)) {
-        return Err(error::Error::msg(
-            "--systemd-cgroup: the systemd cgroup driver is not supported yet",
-        ));
-    }
     match &cli.command {
         Command::Spec(a) => commands::spec::run(a),
-        Command::Create(a) => commands::create::run(&store, a),
+        Command::Create(a) => commands::create::run(&store, a, cli.systemd_cgroup),
         Command::Start(a) => commands::start::run(&store, &a.id),
-        Command::Run(a) => commands::run::run(&store, a),
+        Command::Run(a) => commands::run::run(&store, a, cli.systemd_cgroup),
         Command::State(a) => commands::state::run(&store, &a.id),
         Command::List(a) => commands::list::run(&store, a),
         Command::Kill(a) => commands::kill::run(&store, a),

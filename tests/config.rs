@@ -124,6 +124,34 @@ fn devices_and_dev_links() {
     assert!(out.contains("/proc/self/fd\npts/ptmx\nnull-ok"), "{out}");
 }
 
+/// The device cgroup (v1 `devices`, v2 an eBPF program) lets the container open the
+/// nodes it allows and no other, even one it made itself with CAP_MKNOD: 42:0 is no
+/// driver's, so without the cgroup the open reaches the kernel and fails with ENXIO.
+#[test]
+fn the_device_cgroup_denies_nodes_it_does_not_allow() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+            let caps = &mut c["process"]["capabilities"];
+            for set in ["bounding", "effective", "permitted"] {
+                caps[set].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+            }
+        },
+        &sh(
+            "mknod /mnt/zero c 1 5 && mknod /mnt/odd c 42 0 && head -c 3 /mnt/zero | wc -c; \
+             cat /mnt/odd; echo odd=$?",
+        ),
+    );
+    let out = ok(&r);
+    assert!(out.starts_with("3\n"), "{out}");
+    assert!(out.contains("odd=1"), "{out}");
+    assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
+}
+
 #[test]
 fn user_groups_umask_env_cwd_home() {
     require_root!();
@@ -246,10 +274,10 @@ fn cgroup_limits_are_written_and_removed() {
     {
         ("/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares", "67108864\n42\n512\n")
     } else if std::path::Path::new("/sys/fs/cgroup/cgroup.subtree_control").exists() {
-        // v2: 512 shares are cpu.weight 20 (runc's conversion).
+        // v2: 512 shares are cpu.weight 59 (runc's conversion).
         (
             "/sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.weight",
-            "67108864\n42\n20\n",
+            "67108864\n42\n59\n",
         )
     } else {
         eprintln!("skipped: neither cgroup v1 memory nor cgroup v2 is mounted");

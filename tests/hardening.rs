@@ -65,6 +65,9 @@ fn a_recycled_init_pid_is_never_reported_running_nor_signalled() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(hull.run_detached(&["start", &id]).code, 0);
     hull.wait_status(&id, "stopped");
+    // Start times count in clock ticks (10 ms): a real recycled pid is born long after
+    // the init (the pid space wraps first); here the stranger is at least ticks later.
+    std::thread::sleep(Duration::from_millis(30));
 
     // The dead init's pid now belongs to an unrelated process (the state still records
     // the old start time): a naive runtime that trusts the pid would kill it.
@@ -140,92 +143,175 @@ fn racing_creates_of_one_id_exactly_one_wins_and_parallel_lifecycles_stay_consis
     }
 }
 
-/// The CVE-2019-5736 attack, played by a container against a private copy of hull:
-/// `exec` of `/proc/self/exe` makes the kernel run hull inside the container; a second
-/// process there holds that process's `/proc/PID/exe` open, waits for it to exit (so
-/// that no running copy makes the file busy) and reopens it for writing. A runtime that
-/// runs from its own writable file loses here: the write lands in the host's binary
-/// ("WROTE", the copy corrupted). hull runs from a read-only view of itself: EROFS.
+/// A container set up to attack a private copy of hull (CVE-2019-5736): its /tmp is a
+/// tmpfs, and `attacker` is the script that, inside, waits for a process whose command
+/// line starts with /proc/self/exe, holds its `/proc/PID/exe` open, waits for it to exit
+/// (so that no running copy makes the file busy) and reopens it for writing.
+struct ExeAttack {
+    _bin_dir: tempfile::TempDir,
+    copy: std::path::PathBuf,
+    original: Vec<u8>,
+    owner: Hull,
+    id: String,
+    bundle: Bundle,
+}
+
+impl ExeAttack {
+    /// `drain` is what the attacker runs once it holds the exe, to let hull finish.
+    fn new(drain: &str) -> ExeAttack {
+        let bin_dir = tempfile::tempdir().unwrap();
+        let copy = bin_dir.path().join("hull");
+        std::fs::copy(common::HULL, &copy).unwrap();
+        let mut bundle = Bundle::new(&["sleep", "1000"]);
+        bundle.edit(|c| {
+            c["mounts"].as_array_mut().unwrap().push(
+                serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}),
+            )
+        });
+        let a = ExeAttack {
+            original: std::fs::read(&copy).unwrap(),
+            _bin_dir: bin_dir,
+            copy,
+            owner: Hull::default(),
+            id: id("exe"),
+            bundle,
+        };
+        let b = a.bundle.path().to_str().unwrap().to_string();
+        assert!(a.hull(&["run", "-d", "--bundle", &b, &a.id]).success());
+        let attacker = format!(
+            "for i in $(seq 500); do \
+               p=$(grep -l '^/proc/self/exe' /proc/[0-9]*/cmdline 2>/dev/null | head -1); \
+               [ -n \"$p\" ] && break; sleep 0.02; done; \
+             d=${{p%/cmdline}}; \
+             exec 3<$d/exe || {{ echo NOOPEN > /tmp/result; exit; }}; \
+             {drain}; \
+             while [ -e $d ]; do sleep 0.02; done; sleep 0.3; \
+             if printf pwned 1<>/proc/self/fd/3; then echo WROTE; else echo REFUSED; fi > /tmp/result"
+        );
+        assert!(a.hull(&["exec", &a.id, "mkfifo", "/tmp/f"]).success());
+        assert!(a
+            .hull(&["exec", "-d", &a.id, "sh", "-c", &attacker])
+            .success());
+        a
+    }
+
+    /// The private copy, with the owner's --root.
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.copy);
+        c.arg("--root").arg(self.owner.root.path()).args(args);
+        c.stdin(std::process::Stdio::null());
+        c.stdout(std::process::Stdio::null());
+        c.stderr(std::process::Stdio::null());
+        c
+    }
+
+    fn hull(&self, args: &[&str]) -> std::process::ExitStatus {
+        self.cmd(args).status().unwrap()
+    }
+
+    /// The attacker's verdict, read with the test's own hull: the copy must not run
+    /// while the attacker writes (a running copy makes the file busy).
+    fn verdict(&self) -> String {
+        for _ in 0..300 {
+            let r = self.owner.run(&["exec", &self.id, "cat", "/tmp/result"]);
+            if !r.stdout.trim().is_empty() {
+                return r.stdout.trim().to_string();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the attacker never finished");
+    }
+
+    fn assert_refused(self) {
+        let verdict = self.verdict();
+        assert!(
+            std::fs::read(&self.copy).unwrap() == self.original,
+            "the binary was overwritten"
+        );
+        assert_eq!(verdict, "REFUSED");
+        assert_eq!(self.owner.run(&["delete", "-f", &self.id]).code, 0);
+        assert_no_leaks(&self.owner, &self.id, self.bundle.path());
+    }
+}
+
+impl Drop for ExeAttack {
+    fn drop(&mut self) {
+        let _ = self.owner.run(&["delete", "-f", &self.id]);
+    }
+}
+
+/// The CVE-2019-5736 attack: `exec` of `/proc/self/exe` makes the kernel run hull inside
+/// the container, blocked on opening its log (a fifo). A runtime that runs from its own
+/// writable file loses here: the write lands in the host's binary ("WROTE", the copy
+/// corrupted). hull runs from a read-only view of itself: EROFS.
 #[test]
 fn the_runtime_binary_cannot_be_overwritten_through_proc_self_exe() {
     require_root!();
-    let bin_dir = tempfile::tempdir().unwrap();
-    let copy = bin_dir.path().join("hull");
-    std::fs::copy(common::HULL, &copy).unwrap();
-    let original = std::fs::read(&copy).unwrap();
-    let owner = Hull::default();
-    let root = &owner.root;
-    let hull = |args: &[&str]| {
-        std::process::Command::new(&copy)
-            .arg("--root")
-            .arg(root.path())
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-    };
-    let mut b = Bundle::new(&["sleep", "1000"]);
-    b.edit(|c| {
-        c["mounts"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}))
-    });
-    let id = id("exe");
-    // With hull's own binary: the copy is what is under attack.
-    let cleanup = || {
-        let _ = owner.run(&["delete", "-f", &id]);
-    };
-    struct Always<F: Fn()>(F);
-    impl<F: Fn()> Drop for Always<F> {
-        fn drop(&mut self) {
-            (self.0)()
-        }
-    }
-    let _always = Always(cleanup);
-    assert!(hull(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]).success());
-    assert!(hull(&["exec", &id, "mkfifo", "/tmp/f"]).success());
-    // hull, run by the kernel inside the container, blocks opening its log (a fifo).
-    let mut blocked = std::process::Command::new(&copy)
-        .arg("--root")
-        .arg(root.path())
-        .args(["exec", &id, "/proc/self/exe", "--log", "/tmp/f", "list"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+    let attack = ExeAttack::new("cat /tmp/f > /dev/null");
+    let id = attack.id.clone();
+    let mut blocked = attack
+        .cmd(&["exec", &id, "/proc/self/exe", "--log", "/tmp/f", "list"])
         .spawn()
         .unwrap();
-    let script = "for i in $(seq 200); do \
-           p=$(grep -l '^/proc/self/exe' /proc/[0-9]*/cmdline 2>/dev/null | head -1); \
-           [ -n \"$p\" ] && break; sleep 0.02; done; \
-         d=${p%/cmdline}; \
-         exec 3<$d/exe || { echo NOOPEN > /tmp/result; exit; }; \
-         cat /tmp/f > /dev/null; \
-         while [ -e $d ]; do sleep 0.02; done; sleep 0.3; \
-         if printf pwned 1<>/proc/self/fd/3; then echo WROTE; else echo REFUSED; fi > /tmp/result";
-    assert!(hull(&["exec", "-d", &id, "sh", "-c", script]).success());
     blocked.wait().unwrap();
-    // The copy must not run while the attacker writes (a running copy makes the file
-    // busy): the result is read with the test's own hull binary, another file.
-    let mut result = String::new();
-    for _ in 0..200 {
-        result = owner
-            .run(&["exec", &id, "cat", "/tmp/result"])
-            .stdout
-            .trim()
-            .to_string();
-        if !result.is_empty() {
+    attack.assert_refused();
+}
+
+/// The same through an entrypoint whose interpreter is `#!/proc/self/exe`: the exec'd
+/// file is a script, and the kernel runs the process's own binary, hull, as its
+/// interpreter. hull, given the script as an unknown command, writes its error to a
+/// stderr that is a full pipe, and stays blocked there until the attacker holds its exe.
+#[test]
+fn a_proc_self_exe_interpreter_during_exec_cannot_overwrite_the_runtime() {
+    require_root!();
+    let attack = ExeAttack::new("touch /tmp/opened");
+    let id = attack.id.clone();
+    let script = "printf '#!/proc/self/exe\\n' > /tmp/evil && chmod +x /tmp/evil";
+    assert!(attack.hull(&["exec", &id, "sh", "-c", script]).success());
+
+    let (read, write) = nix::unistd::pipe().unwrap();
+    // Full: the next write blocks (filled non-blocking, then made blocking again).
+    let flags = |nonblock: bool| {
+        let f = if nonblock {
+            nix::fcntl::OFlag::O_NONBLOCK
+        } else {
+            nix::fcntl::OFlag::empty()
+        };
+        nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&write),
+            nix::fcntl::FcntlArg::F_SETFL(f),
+        )
+        .unwrap();
+    };
+    flags(true);
+    while nix::unistd::write(&write, &[0u8; 4096]).is_ok() {}
+    flags(false);
+    let mut blocked = attack
+        .cmd(&["exec", &id, "/tmp/evil"])
+        .stdout(std::fs::File::from(write.try_clone().unwrap()))
+        .stderr(std::fs::File::from(write))
+        .spawn()
+        .unwrap();
+    // Once the attacker holds the exe, drain the pipe: hull inside finishes.
+    let mut opened = false;
+    for _ in 0..300 {
+        if attack
+            .owner
+            .run(&["exec", &id, "test", "-e", "/tmp/opened"])
+            .code
+            == 0
+        {
+            opened = true;
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(
-        std::fs::read(&copy).unwrap() == original,
-        "the binary was overwritten"
-    );
-    assert_eq!(result, "REFUSED");
-    assert!(hull(&["delete", "-f", &id]).success());
-    assert_no_leaks(&owner, &id, b.path());
+    let drain = std::thread::spawn(move || {
+        let mut f = std::fs::File::from(read);
+        let _ = std::io::copy(&mut f, &mut std::io::sink());
+    });
+    blocked.wait().unwrap();
+    drain.join().unwrap();
+    assert!(opened, "hull never ran as the script's interpreter");
+    attack.assert_refused();
 }

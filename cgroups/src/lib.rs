@@ -11,6 +11,10 @@
 //! - `devices`: the device list's meaning (runc's v1 emulator semantics), the v1 rule
 //!   writes and the v2 eBPF program; `bpf`: the bpf(2) calls that load and attach it.
 //! - `layout`, `stats`: /proc/self/mountinfo and cgroupfs as the kernel documents them.
+//! - `systemd`: the `--systemd-cgroup` driver (a transient unit per container) as runc
+//!   behaves, over `dbus`, a small synchronous D-Bus client written from the D-Bus
+//!   specification (zbus, the usual crate, runs an executor thread, and hull must stay
+//!   single-threaded around clone).
 //!
 //! Written directly against cgroupfs rather than through `cgroups-rs`: hull needs exact
 //! control over which directories it creates (to remove exactly those), the order of writes
@@ -21,21 +25,25 @@
 //! does not want.
 
 mod bpf;
+pub mod dbus;
 mod devices;
 mod layout;
 mod resources;
 pub mod stats;
+pub mod systemd;
 
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
 pub use layout::Layout;
 pub use resources::{
     apply, blkio_to_io_weight, prepare, shares_to_weight, validate, Prepared, Write,
 };
+pub use systemd::{plan_systemd, start_unit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -48,6 +56,13 @@ pub enum Error {
     },
     #[error("cgroup: {0}")]
     Invalid(String),
+    /// systemd answered a call with an error (`name` is the D-Bus error name).
+    #[error("{op}: {message}")]
+    Systemd {
+        op: String,
+        name: String,
+        message: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -79,6 +94,10 @@ pub struct CgroupPaths {
     /// Directories that did not exist when the path was planned, deepest last.
     #[serde(default)]
     pub owned: Vec<PathBuf>,
+    /// With `--systemd-cgroup`: the unit whose cgroup this is (systemd makes and removes
+    /// it; hull starts and stops the unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<systemd::Unit>,
 }
 
 impl CgroupPaths {
@@ -104,6 +123,13 @@ impl CgroupPaths {
         } else {
             self.v1_dir(controller)
         }
+    }
+
+    /// True when the cgroup can only exist once the init does: systemd makes a scope's
+    /// cgroup when it starts the unit with the init in it ([`start_unit`]), so the init
+    /// cannot be cloned into it, and nothing is created or applied before.
+    pub fn made_with_init(&self) -> bool {
+        self.systemd.is_some()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -405,10 +431,23 @@ fn rmdir_retrying(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Removes the leaves and every directory hull made for them, deepest first. Parents that
-/// other containers still use are left (ENOTEMPTY/EBUSY). Idempotent.
+/// `update`: applies `r`; for a systemd unit, sets the unit's properties first.
+pub fn update(paths: &CgroupPaths, r: &LinuxResources) -> Result<()> {
+    match &paths.systemd {
+        Some(unit) => systemd::set_properties(paths, unit, r),
+        None => apply(paths, r),
+    }
+}
+
+/// Stops the systemd unit if there is one, then removes the leaves and every directory
+/// hull made for them, deepest first. Parents that other containers still use are left
+/// (ENOTEMPTY/EBUSY). Idempotent.
 pub fn remove(paths: &CgroupPaths) -> Result<()> {
-    let mut first_err = None;
+    // Whatever systemd says, the directories it may have left are removed (as runc).
+    let mut first_err = paths
+        .systemd
+        .as_ref()
+        .and_then(|unit| systemd::stop_unit(unit).err());
     for dir in paths.leaves() {
         if let Err(e) = rmdir_retrying(dir) {
             first_err.get_or_insert(e);

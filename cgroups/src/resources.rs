@@ -85,7 +85,7 @@ pub fn blkio_to_io_weight(w: u16) -> u64 {
 
 /// The spec's swap is memory+swap (v1's memsw); v2's memory.swap.max is swap alone.
 /// Returns the v2 value (-1 = max, 0 = unset) as runc computes it.
-fn swap_v2(swap: i64, memory: i64) -> Result<i64> {
+pub(crate) fn swap_v2(swap: i64, memory: i64) -> Result<i64> {
     Ok(match (swap, memory) {
         // Unlimited memory and no swap given: unlimited swap too, as on v1.
         (0, -1) => -1,
@@ -144,7 +144,7 @@ fn is_page_size(s: &str) -> bool {
 }
 
 /// The checks that need no cgroup: every value on its own and against its partners.
-fn check(r: &LinuxResources) -> Result<()> {
+pub(crate) fn check(r: &LinuxResources) -> Result<()> {
     if let Some(m) = r.memory() {
         for (name, v) in [
             ("limit", m.limit()),

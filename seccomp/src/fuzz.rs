@@ -98,9 +98,9 @@ fn names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = tables::X86_64
         .iter()
         .step_by(7)
-        .chain(tables::X32.iter().rev().step_by(31))
+        .chain(tables::X32.iter().step_by(31))
         .chain(tables::S390X.iter().step_by(41))
-        .map(|(n, _)| *n)
+        .map(|(n, _)| n)
         .collect();
     v.extend([
         "read",

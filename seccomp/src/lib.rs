@@ -23,6 +23,7 @@
 
 mod asm;
 pub mod bpf;
+mod syscalls;
 mod tables;
 
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -136,7 +137,7 @@ const fn native() -> Option<Arch> {
 struct Abi {
     arch: Arch,
     audit: u32,
-    table: &'static [(&'static str, u32)],
+    table: &'static syscalls::Table,
     /// 32-bit ABI: libseccomp compares only the low half of each argument.
     args32: bool,
     big_endian: bool,
@@ -160,27 +161,27 @@ fn abi(a: Arch) -> Result<Option<Abi>, Error> {
     Ok(Some(match a {
         ScmpArchX86_64 => Abi {
             last: X32_SYSCALL_BIT - 1,
-            ..mk(AUDIT_ARCH_X86_64, X86_64, false, false)
+            ..mk(AUDIT_ARCH_X86_64, &X86_64, false, false)
         },
         ScmpArchX32 => Abi {
             first: X32_SYSCALL_BIT,
-            ..mk(AUDIT_ARCH_X86_64, X32, true, false)
+            ..mk(AUDIT_ARCH_X86_64, &X32, true, false)
         },
-        ScmpArchX86 => mk(AUDIT_ARCH_I386, X86, true, false),
-        ScmpArchAarch64 => mk(0xc000_00b7, AARCH64, false, false),
-        ScmpArchArm => mk(0x4000_0028, ARM, true, false),
-        ScmpArchRiscv64 => mk(0xc000_00f3, RISCV64, false, false),
-        ScmpArchPpc64le => mk(0xc000_0015, PPC64, false, false),
-        ScmpArchPpc64 => mk(0x8000_0015, PPC64, false, true),
-        ScmpArchPpc => mk(0x0000_0014, PPC, true, true),
-        ScmpArchS390x => mk(0x8000_0016, S390X, false, true),
-        ScmpArchS390 => mk(0x0000_0016, S390, true, true),
-        ScmpArchMips => mk(0x0000_0008, MIPS_O32, true, true),
-        ScmpArchMipsel => mk(0x4000_0008, MIPS_O32, true, false),
-        ScmpArchMips64 => mk(0x8000_0008, MIPS_N64, false, true),
-        ScmpArchMipsel64 => mk(0xc000_0008, MIPS_N64, false, false),
-        ScmpArchMips64n32 => mk(0xa000_0008, MIPS_N32, true, true),
-        ScmpArchMipsel64n32 => mk(0xe000_0008, MIPS_N32, true, false),
+        ScmpArchX86 => mk(AUDIT_ARCH_I386, &X86, true, false),
+        ScmpArchAarch64 => mk(0xc000_00b7, &AARCH64, false, false),
+        ScmpArchArm => mk(0x4000_0028, &ARM, true, false),
+        ScmpArchRiscv64 => mk(0xc000_00f3, &RISCV64, false, false),
+        ScmpArchPpc64le => mk(0xc000_0015, &PPC64, false, false),
+        ScmpArchPpc64 => mk(0x8000_0015, &PPC64, false, true),
+        ScmpArchPpc => mk(0x0000_0014, &PPC, true, true),
+        ScmpArchS390x => mk(0x8000_0016, &S390X, false, true),
+        ScmpArchS390 => mk(0x0000_0016, &S390, true, true),
+        ScmpArchMips => mk(0x0000_0008, &MIPS_O32, true, true),
+        ScmpArchMipsel => mk(0x4000_0008, &MIPS_O32, true, false),
+        ScmpArchMips64 => mk(0x8000_0008, &MIPS_N64, false, true),
+        ScmpArchMipsel64 => mk(0xc000_0008, &MIPS_N64, false, false),
+        ScmpArchMips64n32 => mk(0xa000_0008, &MIPS_N32, true, true),
+        ScmpArchMipsel64n32 => mk(0xe000_0008, &MIPS_N32, true, false),
         // Known to runc and libseccomp, but Debian ships no headers for it to build from.
         ScmpArchLoongarch64 => return Ok(None),
         ScmpArchParisc | ScmpArchParisc64 | ScmpArchM68k | ScmpArchSh | ScmpArchSheb => {
@@ -192,10 +193,8 @@ fn abi(a: Arch) -> Result<Option<Abi>, Error> {
     }))
 }
 
-fn lookup(t: &[(&str, u32)], name: &str) -> Option<u32> {
-    t.binary_search_by(|(n, _)| n.cmp(&name))
-        .ok()
-        .map(|i| t[i].1)
+fn lookup(t: &syscalls::Table, name: &str) -> Option<u32> {
+    t.get(name)
 }
 
 fn action(a: LinuxSeccompAction, errno: Option<u32>, what: &str) -> Result<u32, Error> {
@@ -713,32 +712,65 @@ pub fn compile_for(profile: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
 /// Installs the filter on the calling thread (needs no_new_privs or CAP_SYS_ADMIN). With
 /// SCMP_ACT_NOTIFY rules ([`Program::needs_listener`]) it returns the listener fd.
 pub fn load(p: &Program) -> std::io::Result<Option<OwnedFd>> {
+    let r = match set_filter(&p.filter, p.flags) {
+        // A flag this kernel does not know (LOG before 4.14, SPEC_ALLOW before 4.17,
+        // WAIT_KILLABLE_RECV before 5.19) is dropped, as runc does: the filter matters,
+        // these only refine it.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            let unknown = [FLAG_LOG, FLAG_SPEC_ALLOW, FLAG_WAIT_KILLABLE_RECV]
+                .into_iter()
+                .filter(|&f| p.flags & f != 0 && !kernel_knows_flag(f))
+                .fold(0, |acc, f| acc | f);
+            if unknown == 0 {
+                return Err(e);
+            }
+            set_filter(&p.filter, p.flags & !unknown)?
+        }
+        r => r?,
+    };
+    if p.needs_listener() {
+        // SAFETY: with NEW_LISTENER the kernel returns a new fd that is ours alone.
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
+    }
+    Ok(None)
+}
+
+fn set_filter(filter: &[Insn], flags: u32) -> std::io::Result<libc::c_long> {
     #[repr(C)]
     struct SockFprog {
         len: u16,
         filter: *const Insn,
     }
     let prog = SockFprog {
-        len: p.filter.len() as u16,
-        filter: p.filter.as_ptr(),
+        len: filter.len() as u16,
+        filter: filter.as_ptr(),
     };
     // SAFETY: a valid program that outlives the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             1, /* SECCOMP_SET_MODE_FILTER */
-            p.flags,
+            flags,
             &prog as *const SockFprog,
         )
     };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
+    match r {
+        r if r < 0 => Err(std::io::Error::last_os_error()),
+        r => Ok(r),
     }
-    if p.needs_listener() {
-        // SAFETY: with NEW_LISTENER the kernel returns a new fd that is ours alone.
-        return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
-    }
-    Ok(None)
+}
+
+/// A flag the kernel knows makes a filter-less call fail with EFAULT (it reads the
+/// program next); an unknown one fails with EINVAL first.
+fn kernel_knows_flag(flag: u32) -> bool {
+    // WAIT_KILLABLE_RECV alone is EINVAL anywhere: it goes with a listener.
+    let flags = match flag {
+        FLAG_WAIT_KILLABLE_RECV => flag | FLAG_NEW_LISTENER,
+        f => f,
+    };
+    // SAFETY: a NULL program is never read: the call fails before or at reading it.
+    let r = unsafe { libc::syscall(libc::SYS_seccomp, 1, flags, std::ptr::null::<u8>()) };
+    r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ fn profile(v: serde_json::Value) -> LinuxSeccomp {
 }
 
 fn nr64(name: &str) -> i32 {
-    lookup(tables::X86_64, name).unwrap() as i32
+    lookup(&tables::X86_64, name).unwrap() as i32
 }
 
 fn call(p: &Program, arch: u32, nr: i32, args: [u64; 6]) -> u32 {
@@ -590,14 +590,14 @@ fn big_profiles_use_far_jumps() {
     })))
     .unwrap();
     assert!(p.filter.len() > 1500, "{}", p.filter.len());
-    for &(_, nr) in tables::X86_64 {
+    for (_, nr) in tables::X86_64.iter() {
         assert_eq!(
             call(&p, AUDIT_ARCH_X86_64, nr as i32, [0; 6]),
             RET_ERRNO | (nr + 1)
         );
     }
-    for &(name, nr) in tables::X86 {
-        let want = lookup(tables::X86_64, name).map_or(RET_ALLOW, |n| RET_ERRNO | (n + 1));
+    for (name, nr) in tables::X86.iter() {
+        let want = lookup(&tables::X86_64, name).map_or(RET_ALLOW, |n| RET_ERRNO | (n + 1));
         assert_eq!(call(&p, AUDIT_ARCH_I386, nr as i32, [0; 6]), want, "{name}");
     }
     assert_eq!(call(&p, AUDIT_ARCH_I386, 999, [0; 6]), RET_ALLOW);
@@ -763,7 +763,7 @@ fn rules_of(p: &LinuxSeccomp) -> Vec<Rule<'_>> {
     rules(p).unwrap()
 }
 
-fn nr(table: &[(&str, u32)], name: &str) -> i32 {
+fn nr(table: &crate::syscalls::Table, name: &str) -> i32 {
     lookup(table, name).unwrap_or_else(|| panic!("{name}")) as i32
 }
 
@@ -776,7 +776,7 @@ fn docker_default_profile_x86_64() {
         serde_json::from_str(include_str!("../testdata/docker-default-x86_64.json")).unwrap(),
     ))
     .unwrap();
-    let t = tables::X86_64;
+    let t = &tables::X86_64;
     let c = |name: &str, args: [u64; 6]| call(&p, AUDIT_ARCH_X86_64, nr(t, name), args);
     let z = [0; 6];
     for ok in [
@@ -849,7 +849,7 @@ fn docker_default_profile_x86_64() {
     );
 
     // i386: its own numbers, 32-bit arguments.
-    let t = tables::X86;
+    let t = &tables::X86;
     let i = |name: &str, args| call(&p, AUDIT_ARCH_I386, nr(t, name), args);
     assert_eq!(i("socketcall", z), RET_ALLOW);
     assert_eq!(i("read", z), RET_ALLOW);
@@ -858,7 +858,7 @@ fn docker_default_profile_x86_64() {
     assert_eq!(i("clone", [0x1000_0000, 0, 0, 0, 0, 0]), EPERM);
     assert_eq!(i("socket", [40, 1, 0, 0, 0, 0]), EPERM);
     // x32: x86_64's audit value with the x32 bit.
-    let t = tables::X32;
+    let t = &tables::X32;
     let x = |name: &str| call(&p, AUDIT_ARCH_X86_64, nr(t, name), z);
     assert_eq!(x("read"), RET_ALLOW);
     assert_eq!(x("mount"), EPERM);
@@ -878,12 +878,12 @@ fn docker_default_profile_aarch64_and_s390x() {
     )
     .unwrap();
     let z = [0; 6];
-    let a = |name: &str, args| call(&p, AUDIT_ARCH_AARCH64, nr(tables::AARCH64, name), args);
+    let a = |name: &str, args| call(&p, AUDIT_ARCH_AARCH64, nr(&tables::AARCH64, name), args);
     assert_eq!(a("openat", z), RET_ALLOW);
     assert_eq!(a("mount", z), EPERM);
     assert_eq!(a("clone", [17, 0, 0, 0, 0, 0]), RET_ALLOW);
     assert_eq!(a("clone", [0x1000_0011, 0, 0, 0, 0, 0]), EPERM);
-    let arm = |name: &str| call(&p, 0x4000_0028, nr(tables::ARM, name), z);
+    let arm = |name: &str| call(&p, 0x4000_0028, nr(&tables::ARM, name), z);
     assert_eq!(arm("set_tls"), RET_ALLOW);
     assert_eq!(arm("cacheflush"), RET_ALLOW);
     assert_eq!(arm("mount"), EPERM);
@@ -896,7 +896,7 @@ fn docker_default_profile_aarch64_and_s390x() {
         Arch::ScmpArchS390x,
     )
     .unwrap();
-    let s = |name: &str, args| call_on(&p, 0x8000_0016, nr(tables::S390X, name), args, true);
+    let s = |name: &str, args| call_on(&p, 0x8000_0016, nr(&tables::S390X, name), args, true);
     assert_eq!(s("s390_runtime_instr", z), RET_ALLOW);
     assert_eq!(s("mount", z), EPERM);
     // s390's clone takes its flags second.
@@ -913,7 +913,7 @@ fn podman_default_profile_x86_64() {
         serde_json::from_str(include_str!("../testdata/podman-default-x86_64.json")).unwrap(),
     ))
     .unwrap();
-    let t = tables::X86_64;
+    let t = &tables::X86_64;
     let c = |name: &str, args: [u64; 6]| call(&p, AUDIT_ARCH_X86_64, nr(t, name), args);
     let z = [0; 6];
     assert_eq!(c("read", z), RET_ALLOW);
@@ -936,7 +936,7 @@ fn podman_default_profile_x86_64() {
     assert_eq!(c("socket", [2, 1, 9, 0, 0, 0]), RET_ALLOW);
     assert_eq!(c("personality", [8, 0, 0, 0, 0, 0]), RET_ALLOW);
     assert_eq!(c("personality", [1, 0, 0, 0, 0, 0]), RET_ERRNO | 38);
-    let i = |name: &str, args| call(&p, AUDIT_ARCH_I386, nr(tables::X86, name), args);
+    let i = |name: &str, args| call(&p, AUDIT_ARCH_I386, nr(&tables::X86, name), args);
     assert_eq!(i("socket", [16, 3, 9, 0, 0, 0]), RET_ERRNO | 22);
     assert_eq!(i("read", z), RET_ALLOW);
 }
@@ -993,4 +993,12 @@ fn the_kernel_agrees() {
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     assert!(libc::WIFEXITED(status), "{status:#x}");
     assert_eq!(libc::WEXITSTATUS(status), 0, "step that failed");
+}
+
+#[test]
+fn the_kernel_tells_which_flags_it_knows() {
+    // Any kernel hull runs on (5.x+) knows LOG and SPEC_ALLOW; none knows bit 30.
+    assert!(super::kernel_knows_flag(FLAG_LOG));
+    assert!(super::kernel_knows_flag(FLAG_SPEC_ALLOW));
+    assert!(!super::kernel_knows_flag(1 << 30));
 }

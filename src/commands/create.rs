@@ -3,7 +3,7 @@ use crate::container::lifecycle::{self, CreateOpts};
 use crate::container::Store;
 use crate::error::Result;
 
-pub fn opts(a: &CreateArgs, wait_for_start: bool, detach: bool) -> CreateOpts<'_> {
+pub fn opts(a: &CreateArgs, wait_for_start: bool, detach: bool, systemd: bool) -> CreateOpts<'_> {
     CreateOpts {
         id: &a.id,
         bundle: &a.bundle,
@@ -14,10 +14,11 @@ pub fn opts(a: &CreateArgs, wait_for_start: bool, detach: bool) -> CreateOpts<'_
         preserve_fds: a.preserve_fds,
         wait_for_start,
         detach,
+        systemd_cgroup: systemd,
     }
 }
 
-pub fn run(store: &Store, a: &CreateArgs) -> Result<i32> {
-    lifecycle::create(store, &opts(a, true, true))?;
+pub fn run(store: &Store, a: &CreateArgs, systemd: bool) -> Result<i32> {
+    lifecycle::create(store, &opts(a, true, true, systemd))?;
     Ok(0)
 }

@@ -137,7 +137,7 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<i32> {
     }
     let resources: LinuxResources =
         crate::spec::typed(&update).map_err(|e| Error::msg(format!("update: {e}")))?;
-    hull_cgroups::apply(&state.cgroup, &resources)?;
+    hull_cgroups::update(&state.cgroup, &resources)?;
 
     // Recorded, so that `state`'s config and a later update start from the new values.
     // Through bytes: a Value serializer for the whole Spec would add its own copy of the

@@ -28,6 +28,8 @@ pub struct CreateOpts<'a> {
     pub wait_for_start: bool,
     /// hull will not stay with the process (`create`, `run -d`).
     pub detach: bool,
+    /// `--systemd-cgroup`: the cgroup is a systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 /// A container just made: its locked dir, state and init pid, and the pty master when
@@ -222,11 +224,15 @@ fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
     // Default: one directory per container at the top of each hierarchy. A shared `hull/`
     // parent cost ~2 ms a container (10 more cgroup mkdirs and rmdirs, see
     // docs/DESIGN-NOTES.md) and races between overlapping containers.
-    let cg_path = match linux.cgroups_path() {
-        Some(p) => p.to_string_lossy().into_owned(),
-        None => format!("/hull-{}", o.id),
+    let cg_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup = match (o.systemd_cgroup, cg_path) {
+        (true, p) => hull_cgroups::plan_systemd(&layout, p.as_deref(), o.id)?,
+        (false, Some(p)) => hull_cgroups::plan(&layout, &p)?,
+        (false, None) => hull_cgroups::plan(&layout, &format!("/hull-{}", o.id))?,
     };
-    let cgroup = hull_cgroups::plan(&layout, &cg_path)?;
     let root_dir =
         std::fs::File::open(&rootfs).context(|| format!("open rootfs {}", rootfs.display()))?;
     let passwd = crate::rootfs::resolve::read_in_root(root_dir.as_raw_fd(), "/etc/passwd", 4 << 20);
@@ -319,13 +325,21 @@ fn make(
     } else {
         None
     };
-    hull_cgroups::create(&state.cgroup)?;
-    hull_cgroups::apply(&state.cgroup, &resources_with_devices(spec))?;
+    let resources = resources_with_devices(spec);
+    let with_init = state.cgroup.made_with_init();
+    if !with_init {
+        hull_cgroups::create(&state.cgroup)?;
+        hull_cgroups::apply(&state.cgroup, &resources)?;
+    }
     let snapshot = state.clone();
     let mut on_cloned = |pid: i32| -> Result<()> {
         state.pid = pid;
         state.pid_start_time = process_start_time(pid).unwrap_or(0);
-        dir.write_state(state)
+        dir.write_state(state)?;
+        if with_init {
+            hull_cgroups::start_unit(&state.cgroup, pid, &resources)?;
+        }
+        Ok(())
     };
     let hook_state = |pid: i32| state_json(&snapshot, Status::Created, pid);
     let launched = launch::spawn(launch::LaunchArgs {

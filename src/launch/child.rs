@@ -264,7 +264,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
         for (k, v) in &plan.sysctl {
             proc.write(&format!("sys/{}", k.replace('.', "/")), v)
-                .step(|| format!("write sysctl {k}={v}"))?;
+                .step(|| format!("write sysctl {k}={v:?}"))?;
         }
         if let Some(adj) = plan.process.oom_score_adj {
             proc.write("self/oom_score_adj", &adj.to_string())

@@ -147,7 +147,11 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
     } else {
         plan.clone_flags
     };
-    let entry = cgroup_entry(&plan.cgroup)?;
+    // A cgroup made with the init is joined after clone (`on_cloned`), not by it.
+    let entry = match plan.cgroup.made_with_init() {
+        true => None,
+        false => cgroup_entry(&plan.cgroup)?,
+    };
     // SAFETY: hull is single-threaded.
     let (first, v2_placed) = unsafe { clone_in(first_flags, entry.as_ref()) }
         .context(|| format!("clone with {first_flags:?}"))?;

@@ -394,6 +394,17 @@ fn default_devices() -> Vec<DevicePlan> {
 /// rest would change the host (runc's rule and messages).
 fn check_sysctl(key: &str, has_ns: &dyn Fn(CloneFlags) -> bool) -> Result<()> {
     let k = key.replace('/', ".");
+    // A key is a path under /proc/sys: plain names only, nothing that walks elsewhere.
+    let plain = |c: &str| {
+        !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-:@+".contains(&b))
+    };
+    if !k.split('.').all(plain) {
+        return Err(Error::msg(format!(
+            "linux.sysctl: invalid sysctl key {key:?}"
+        )));
+    }
     const IPC: [&str; 8] = [
         "kernel.msgmax",
         "kernel.msgmnb",

@@ -76,8 +76,16 @@ fn split_parent(path: &str) -> (String, String) {
 }
 
 /// Resolves `path` inside the root as an O_PATH fd, creating missing directories (0755)
-/// and the last component as `last` if it is missing.
+/// and the last component as `last` if it is missing. A dangling symlink on the way has
+/// what it names created, inside the root (as runc does for `/var/run -> /run`).
 pub fn ensure_in_root(root: RawFd, path: &str, last: Create) -> Result<OwnedFd, Errno> {
+    ensure_following(root, path, last, 0)
+}
+
+/// The kernel's limit on symlinks followed in one lookup.
+const MAX_LINKS: u32 = 40;
+
+fn ensure_following(root: RawFd, path: &str, last: Create, links: u32) -> Result<OwnedFd, Errno> {
     match open_in_root(root, path, libc::O_PATH) {
         Err(Errno::ENOENT) => {}
         other => return other,
@@ -87,7 +95,7 @@ pub fn ensure_in_root(root: RawFd, path: &str, last: Create) -> Result<OwnedFd, 
         return Err(Errno::EINVAL);
     }
     // The parent was resolved inside the root: create the entry relative to it.
-    let pfd = ensure_in_root(root, &parent, Create::Dir)?;
+    let pfd = ensure_following(root, &parent, Create::Dir, links)?;
     let made = match last {
         Create::Dir => nix::sys::stat::mkdirat(
             Some(pfd.as_raw_fd()),
@@ -109,7 +117,20 @@ pub fn ensure_in_root(root: RawFd, path: &str, last: Create) -> Result<OwnedFd, 
         }),
     };
     match made {
-        Ok(()) | Err(Errno::EEXIST) => {}
+        Ok(()) => {}
+        Err(Errno::EEXIST) => {
+            if let Ok(target) = nix::fcntl::readlinkat(Some(pfd.as_raw_fd()), name.as_str()) {
+                if links >= MAX_LINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = target.to_str().ok_or(Errno::EINVAL)?;
+                let next = match target.starts_with('/') {
+                    true => target.to_string(),
+                    false => format!("{parent}/{target}"),
+                };
+                return ensure_following(root, &next, last, links + 1);
+            }
+        }
         Err(e) => return Err(e),
     }
     open_in_root(root, path, libc::O_PATH)
@@ -154,5 +175,19 @@ mod tests {
         symlink("/", root.join("escape")).unwrap();
         ensure_in_root(rootfd.as_raw_fd(), "/escape/newdir/x", Create::File).unwrap();
         assert!(root.join("newdir/x").is_file());
+        // A dangling link, absolute or climbing out: its target is made inside the root.
+        symlink("/made/abs", root.join("dangling")).unwrap();
+        symlink("../../../../../made/rel", root.join("etc/climbing")).unwrap();
+        ensure_in_root(rootfd.as_raw_fd(), "/dangling", Create::Dir).unwrap();
+        ensure_in_root(rootfd.as_raw_fd(), "/etc/climbing/x", Create::File).unwrap();
+        assert!(root.join("made/abs").is_dir());
+        assert!(root.join("made/rel/x").is_file());
+        assert!(!tmp.path().join("made").exists());
+        // A loop ends.
+        symlink("/loop", root.join("loop")).unwrap();
+        assert_eq!(
+            ensure_in_root(rootfd.as_raw_fd(), "/loop/x", Create::Dir).unwrap_err(),
+            Errno::ELOOP
+        );
     }
 }

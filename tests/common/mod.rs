@@ -44,35 +44,41 @@ pub fn shared_rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
     ROOTFS.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("hull-test-rootfs-{}", std::process::id()));
-        let bb = busybox().expect("busybox");
         let _ = std::fs::remove_dir_all(&dir);
-        for d in [
-            "bin",
-            "proc",
-            "sys",
-            "dev",
-            "tmp",
-            "etc",
-            "root",
-            "home/user",
-        ] {
-            std::fs::create_dir_all(dir.join(d)).unwrap();
-        }
-        std::fs::copy(&bb, dir.join("bin/busybox")).unwrap();
-        let list = Command::new(&bb).arg("--list").output().unwrap();
-        for app in String::from_utf8_lossy(&list.stdout).lines() {
-            if app != "busybox" {
-                std::os::unix::fs::symlink("busybox", dir.join("bin").join(app)).unwrap();
-            }
-        }
-        std::fs::write(
-            dir.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
+        make_rootfs(&dir);
         dir
     })
+}
+
+/// A busybox rootfs at `dir`: /bin with every applet, /etc/passwd and group with root
+/// and `user` (1000).
+pub fn make_rootfs(dir: &Path) {
+    let bb = busybox().expect("busybox");
+    for d in [
+        "bin",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "etc",
+        "root",
+        "home/user",
+    ] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::copy(&bb, dir.join("bin/busybox")).unwrap();
+    let list = Command::new(&bb).arg("--list").output().unwrap();
+    for app in String::from_utf8_lossy(&list.stdout).lines() {
+        if app != "busybox" {
+            std::os::unix::fs::symlink("busybox", dir.join("bin").join(app)).unwrap();
+        }
+    }
+    std::fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
 }
 
 /// A bundle: a temp dir with config.json whose root.path is the shared rootfs.
@@ -113,6 +119,21 @@ impl Bundle {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Like `new`, with a writable rootfs of its own (`<bundle>/rootfs`) to tamper with.
+    pub fn with_own_rootfs(args: &[&str]) -> Bundle {
+        let mut b = Bundle::new(args);
+        make_rootfs(&b.path().join("rootfs"));
+        b.edit(|c| {
+            c["root"]["path"] = json!("rootfs");
+            c["root"]["readonly"] = json!(false);
+        });
+        b
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.path().join("rootfs")
     }
 
     pub fn save(&self) {

@@ -1,0 +1,215 @@
+//! `--systemd-cgroup`: the container's cgroup is a transient scope that systemd makes,
+//! limits, and removes. Needs systemd as PID 1 (integration/vm-tests.sh boots one with
+//! `vm-run.sh --systemd`); elsewhere those tests skip with the reason.
+
+mod common;
+
+use std::process::Command;
+
+use common::{assert_no_leaks, id, Bundle, Hull};
+use serde_json::json;
+
+/// Why systemd-driven tests cannot run here, if they cannot.
+fn no_systemd() -> Option<String> {
+    let init = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
+    if init.trim() != "systemd" {
+        return Some(format!("systemd is not PID 1 (PID 1 is {:?})", init.trim()));
+    }
+    if !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return Some("not a pure cgroup v2 host".into());
+    }
+    None
+}
+
+macro_rules! require_systemd {
+    () => {
+        require_root!();
+        if let Some(why) = no_systemd() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+/// `systemctl show -p NAME --value UNIT`.
+fn unit_property(unit: &str, name: &str) -> String {
+    let out = Command::new("systemctl")
+        .args(["show", "-p", name, "--value", unit])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn scope_with_limits_exec_update_and_delete() {
+    require_systemd!();
+    let hull = Hull::default();
+    let id = id("sd");
+    let unit = format!("hull-{id}.scope");
+    let cg = format!("/sys/fs/cgroup/system.slice/{unit}");
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("system.slice:hull:{id}"));
+        c["linux"]["resources"] = json!({
+            "memory": {"limit": 64 << 20},
+            "pids": {"limit": 20},
+            "cpu": {"quota": 50000, "period": 100000},
+        });
+    });
+    let _guard = common::DeleteOnPanic::new(&hull, &id);
+    let r = hull.run_detached(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+
+    // systemd's view and the cgroup's agree.
+    assert_eq!(unit_property(&unit, "ActiveState"), "active");
+    assert_eq!(unit_property(&unit, "MemoryMax"), (64 << 20).to_string());
+    assert_eq!(unit_property(&unit, "TasksMax"), "20");
+    assert_eq!(unit_property(&unit, "Delegate"), "yes");
+    assert_eq!(read(&format!("{cg}/memory.max")), (64 << 20).to_string());
+    assert_eq!(read(&format!("{cg}/pids.max")), "20");
+    assert_eq!(read(&format!("{cg}/cpu.max")), "50000 100000");
+    let pid = hull.state(&id)["pid"].as_i64().unwrap();
+    let procs = read(&format!("{cg}/cgroup.procs"));
+    assert!(
+        procs.lines().any(|l| l == pid.to_string()),
+        "init {pid} not in {cg}: {procs:?}"
+    );
+    assert!(read(&format!("/proc/{pid}/cgroup")).ends_with(&format!("/system.slice/{unit}")));
+
+    // exec joins the same cgroup.
+    let r = hull.run(&["exec", &id, "sh", "-c", "cat /proc/self/cgroup"]);
+    assert_eq!(r.code, 0, "exec: {}", r.stderr);
+
+    // update reaches both systemd and the cgroup.
+    let r = hull.run(&["update", "--memory", "128m", "--pids-limit", "30", &id]);
+    assert_eq!(r.code, 0, "update: {}", r.stderr);
+    assert_eq!(unit_property(&unit, "MemoryMax"), (128 << 20).to_string());
+    assert_eq!(unit_property(&unit, "TasksMax"), "30");
+    assert_eq!(read(&format!("{cg}/memory.max")), (128 << 20).to_string());
+
+    let r = hull.run(&["delete", "-f", &id]);
+    assert_eq!(r.code, 0, "delete: {}", r.stderr);
+    assert!(
+        !std::path::Path::new(&cg).exists(),
+        "{cg} left behind after delete"
+    );
+    assert_eq!(unit_property(&unit, "LoadState"), "not-found");
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+/// No cgroupsPath: `:hull:<id>`, a scope in system.slice; `run` in the foreground
+/// removes it on exit.
+#[test]
+fn default_unit_name() {
+    require_systemd!();
+    let hull = Hull::default();
+    let id = id("sddef");
+    let mut b = Bundle::new(&["cat", "/proc/self/cgroup"]);
+    b.edit(|c| {
+        // The host's view of the cgroup, without a cgroup namespace.
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "cgroup");
+    });
+    let r = hull.run(&[
+        "--systemd-cgroup",
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(r.code, 0, "run: {}", r.stderr);
+    assert_eq!(r.stdout.trim(), format!("0::/system.slice/hull-{id}.scope"));
+    let unit = format!("hull-{id}.scope");
+    assert_eq!(unit_property(&unit, "LoadState"), "not-found");
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/system.slice/{unit}")).exists());
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+/// A failed create leaves no unit: the unit name is in the state before the unit starts.
+#[test]
+fn failed_create_leaves_no_unit() {
+    require_systemd!();
+    let hull = Hull::default();
+    let id = id("sdfail");
+    let b = Bundle::new(&["/no/such/binary"]);
+    let r = hull.run(&[
+        "--systemd-cgroup",
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_ne!(r.code, 0);
+    let unit = format!("hull-{id}.scope");
+    assert_eq!(unit_property(&unit, "LoadState"), "not-found");
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+/// Without --systemd-cgroup, a `slice:prefix:name` path is a plain cgroup path (a
+/// directory with colons, below hull's own cgroup), as runc takes it. Runs anywhere.
+#[test]
+fn colon_path_without_the_flag_is_a_directory() {
+    require_root!();
+    // A relative path lands below our own cgroup: only where that is the top (no
+    // host cgroup of someone else's gets a directory from a test).
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    if let Some(l) = own.lines().find(|l| !l.ends_with(":/")) {
+        return eprintln!("skipped: not at the top of every hierarchy ({l})");
+    }
+    let hull = Hull::default();
+    let id = id("colon");
+    let mut b = Bundle::new(&["cat", "/proc/self/cgroup"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("system.slice:hull:{id}"));
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "cgroup");
+    });
+    let r = hull.run_container(&b, &id);
+    assert_eq!(r.code, 0, "run: {}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("/system.slice:hull:{id}\n")),
+        "{}",
+        r.stdout
+    );
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+/// With the flag but no systemd, create fails before making anything, as runc's.
+#[test]
+fn no_systemd_is_a_clear_error() {
+    require_root!();
+    if std::path::Path::new("/run/systemd/system").is_dir() {
+        return eprintln!("skipped: systemd runs here");
+    }
+    let hull = Hull::default();
+    let id = id("nosd");
+    let b = Bundle::new(&["true"]);
+    let r = hull.run(&[
+        "--systemd-cgroup",
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("systemd not running on this host"),
+        "{}",
+        r.stderr
+    );
+    assert_no_leaks(&hull, &id, b.path());
+}
