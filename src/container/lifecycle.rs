@@ -332,10 +332,12 @@ fn make(
         hull_cgroups::apply(&state.cgroup, &resources)?;
     }
     let snapshot = state.clone();
+    // Not written yet: until `Detach` the child dies with us (parent-death signal, then
+    // the channel's EOF), and from its cgroup on `delete` finds it through the cgroup the
+    // state already names. One state write less (a rename frees the old file's blocks).
     let mut on_cloned = |pid: i32| -> Result<()> {
         state.pid = pid;
         state.pid_start_time = process_start_time(pid).unwrap_or(0);
-        dir.write_state(state)?;
         if with_init {
             hull_cgroups::start_unit(&state.cgroup, pid, &resources)?;
         }
@@ -353,7 +355,7 @@ fn make(
         hook_state: &hook_state,
     })?;
     // Released first, so that the child's last steps overlap our writes below; if they
-    // fail, `create` fails and destroy kills the child (whose pid the state already has).
+    // fail, `create` fails and destroy kills the child (whose pid `state` has).
     let pid = launched.pid;
     let master = match console {
         Some(c) => c.into_master()?,
