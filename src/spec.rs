@@ -107,8 +107,18 @@ pub fn typed<T: serde::de::DeserializeOwned>(v: &Value) -> std::result::Result<T
 fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> String {
     match e.path().to_string() {
         p if p == "." || p.is_empty() => e.inner().to_string(),
-        p => format!("{p}: {}", e.inner()),
+        p => format!("{}: {}", short_path(&p), e.inner()),
     }
+}
+
+/// A field path cut short: nesting 128 levels deep names its field in the first few.
+fn short_path(p: &str) -> String {
+    const MAX: usize = 64;
+    if p.len() <= MAX {
+        return p.to_string();
+    }
+    let cut = (0..=MAX).rev().find(|&i| p.is_char_boundary(i)).unwrap_or(0);
+    format!("{}…", &p[..cut])
 }
 
 /// Where a NUL byte may be: free text that no syscall takes.
