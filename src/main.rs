@@ -46,7 +46,31 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     }
 }
 
+/// The subcommand, found without clap: the first argument that is neither a global flag
+/// nor a global flag's value (hull's global flags come before the subcommand, as runc's).
+fn subcommand(args: &[std::ffi::OsString]) -> Option<&str> {
+    const WITH_VALUE: [&str; 5] = ["--root", "--log", "--log-format", "--rootless", "--criu"];
+    let mut rest = args.iter().skip(1);
+    while let Some(a) = rest.next() {
+        let a = a.to_str()?;
+        if !a.starts_with('-') {
+            return Some(a);
+        }
+        if WITH_VALUE.contains(&a) {
+            rest.next();
+        }
+    }
+    None
+}
+
 fn main() {
+    // The exe guard first: the process that re-executes itself does no more than this.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let guard = match subcommand(&args) {
+        Some("create" | "run" | "exec") => exe_guard::reexec_readonly().err(),
+        _ => None,
+    };
+    drop(args);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -63,13 +87,8 @@ fn main() {
         eprintln!("hull: open log file: {e}");
         std::process::exit(1);
     }
-    if matches!(
-        cli.command,
-        Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
-        if let Err(why) = exe_guard::reexec_readonly() {
-            logging::debug(&format!("running from the binary's own mount: {why}"));
-        }
+    if let Some(why) = guard {
+        logging::debug(&format!("running from the binary's own mount: {why}"));
     }
     logging::debug(&format!("{:?}", std::env::args().collect::<Vec<_>>()));
     match dispatch(&cli) {
@@ -87,5 +106,32 @@ fn main() {
             };
             std::process::exit(code);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subcommand;
+
+    #[test]
+    fn the_subcommand_is_found_past_global_flags() {
+        let of = |args: &[&str]| {
+            let a: Vec<std::ffi::OsString> = args.iter().map(|s| s.into()).collect();
+            subcommand(&a).map(str::to_string)
+        };
+        assert_eq!(of(&["hull", "run", "x"]).as_deref(), Some("run"));
+        assert_eq!(
+            of(&["hull", "--root", "/r", "--log", "l", "--debug", "exec", "x"]).as_deref(),
+            Some("exec")
+        );
+        assert_eq!(
+            of(&["hull", "--log-format=json", "--systemd-cgroup", "create"]).as_deref(),
+            Some("create")
+        );
+        assert_eq!(
+            of(&["hull", "--rootless", "true", "--criu", "c", "state"]).as_deref(),
+            Some("state")
+        );
+        assert_eq!(of(&["hull", "--version"]), None);
     }
 }

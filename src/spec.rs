@@ -117,7 +117,10 @@ fn short_path(p: &str) -> String {
     if p.len() <= MAX {
         return p.to_string();
     }
-    let cut = (0..=MAX).rev().find(|&i| p.is_char_boundary(i)).unwrap_or(0);
+    let cut = (0..=MAX)
+        .rev()
+        .find(|&i| p.is_char_boundary(i))
+        .unwrap_or(0);
     format!("{}…", &p[..cut])
 }
 
