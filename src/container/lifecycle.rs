@@ -362,14 +362,16 @@ fn make(
         None => None,
     };
     launched.detach()?;
+    // The state names the pid before the pid file does: `delete` removes a pid file only
+    // if it holds the pid the state records.
+    state.phase = Phase::Created;
+    dir.write_state(state)?;
     if let Some(p) = &state.pid_file {
         write_pid_file(p, pid)?;
     }
     if let Some(sock) = &pidfd_socket {
         send_pidfd(sock, pid)?;
     }
-    state.phase = Phase::Created;
-    dir.write_state(state)?;
     Ok((pid, master))
 }
 
