@@ -147,40 +147,6 @@ impl Emulator {
         Ok(e)
     }
 
-    /// The state a v1 `devices.list` shows: every line is an allow.
-    pub(crate) fn from_list(text: &str) -> Option<Emulator> {
-        let mut e = Emulator::default();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let mut parts = line.split([' ', ':']);
-            let (Some(node), Some(major), Some(minor), Some(access)) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                return None;
-            };
-            let node = match node {
-                "a" => Node::All,
-                "c" => Node::Char,
-                "b" => Node::Block,
-                _ => return None,
-            };
-            let num = |s: &str| match s {
-                "*" => Some(None),
-                s => s.parse().ok().map(Some),
-            };
-            let rule = Rule {
-                meta: Meta {
-                    major: num(major)?,
-                    minor: num(minor)?,
-                    node,
-                },
-                access: parse_access(access).filter(|a| *a != 0)?,
-                allow: true,
-            };
-            e.apply(&rule).ok()?;
-        }
-        Some(e)
-    }
-
     fn apply(&mut self, r: &Rule) -> Result<()> {
         if r.meta.node == Node::All {
             *self = Emulator {
@@ -220,62 +186,9 @@ impl Emulator {
         Ok(())
     }
 
-    /// Everything allowed: what a v1 cgroup whose list cannot be read is assumed to have,
-    /// so that the transition starts with a reset.
-    pub(crate) fn allow_all() -> Emulator {
-        Emulator {
-            default_allow: true,
-            exceptions: BTreeMap::new(),
-        }
-    }
-
     /// True when nothing is restricted.
     pub(crate) fn allows_all(&self) -> bool {
         self.default_allow && self.exceptions.is_empty()
-    }
-
-    /// The fewest v1 rules that take a cgroup from `self` to `target`: a reset when the
-    /// default changes (or `self` is a deny list, whose exceptions v1 cannot list back),
-    /// then the access each exception loses and gains.
-    pub(crate) fn transition(&self, target: &Emulator) -> Vec<Rule> {
-        let mut out = Vec::new();
-        let empty = BTreeMap::new();
-        let old = if self.default_allow || self.default_allow != target.default_allow {
-            out.push(Rule {
-                meta: Meta {
-                    major: None,
-                    minor: None,
-                    node: Node::All,
-                },
-                access: RWM,
-                allow: target.default_allow,
-            });
-            &empty
-        } else {
-            &self.exceptions
-        };
-        let (def, exc) = (target.default_allow, &target.exceptions);
-        for (meta, a) in old {
-            let lost = a & !exc.get(meta).copied().unwrap_or(0);
-            if lost != 0 {
-                out.push(Rule {
-                    meta: *meta,
-                    access: lost,
-                    allow: def,
-                });
-            }
-        }
-        for (meta, a) in exc {
-            let gained = a & !old.get(meta).copied().unwrap_or(0);
-            if gained != 0 {
-                out.push(Rule {
-                    meta: *meta,
-                    access: gained,
-                    allow: !def,
-                });
-            }
-        }
-        out
     }
 
     /// The BPF_PROG_TYPE_CGROUP_DEVICE program for this state: one block per exception,
@@ -623,35 +536,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn v1_transition() {
-        let target = emu(
-            r#"[{"allow":false,"type":"a"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":5,"access":"r"}]"#,
-        );
-        let lines = |from: &Emulator| -> Vec<(bool, String)> {
-            from.transition(&target)
-                .iter()
-                .map(|r| (r.allow, r.v1_line()))
-                .collect()
-        };
-        // A fresh cgroup lists "a *:* rwm": reset to deny, then the exceptions.
-        let fresh = Emulator::from_list("a *:* rwm\n").unwrap();
-        assert_eq!(
-            lines(&fresh),
-            [
-                (false, "a *:* rwm".into()),
-                (true, "c 1:3 rwm".into()),
-                (true, "c 1:5 r".into())
-            ]
-        );
-        // An update touches only what differs, with no moment of deny-all.
-        let running = Emulator::from_list("c 1:3 rwm\nc 1:5 rw\nc 1:9 rwm\n").unwrap();
-        assert_eq!(
-            lines(&running),
-            [(false, "c 1:5 w".into()), (false, "c 1:9 rwm".into())]
-        );
     }
 
     #[test]

@@ -627,10 +627,15 @@ pub fn prepare(paths: &CgroupPaths, r: &LinuxResources) -> Result<Prepared> {
     let probe = Probe(paths);
     let mut w = Writes::default();
     let mut devices_v2 = None;
-    let device_state = r
+    let device_rules = r
         .devices()
         .as_ref()
-        .map(|list| Emulator::from_rules(&devices::parse(list)?))
+        .map(|l| devices::parse(l))
+        .transpose()?;
+    // Checked as a whole (a deny cannot cut a hole in a wildcard allow) on v1 too.
+    let device_state = device_rules
+        .as_deref()
+        .map(Emulator::from_rules)
         .transpose()?;
     if paths.v2 {
         pids(r, &mut w);
@@ -664,20 +669,16 @@ pub fn prepare(paths: &CgroupPaths, r: &LinuxResources) -> Result<Prepared> {
         if let Some(c) = r.cpu() {
             cpuset(c, &mut w);
         }
-        if let Some(target) = device_state {
-            // From what the cgroup allows now (a new one inherits its parent's list).
-            let current = probe
-                .read("devices", "devices.list")
-                .and_then(|t| Emulator::from_list(&t))
-                .unwrap_or_else(Emulator::allow_all);
-            for rule in current.transition(&target) {
-                let file = if rule.allow() {
-                    "devices.allow"
-                } else {
-                    "devices.deny"
-                };
-                w.push("devices", file, rule.v1_line());
-            }
+        // In the listed order, as the kernel's v1 list applies them (and as the spec
+        // asks: runtime-tools reads devices.list back in that order). Device rules are
+        // written once, at create: `update` leaves them alone, as runc's does.
+        for rule in device_rules.iter().flatten() {
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            w.push("devices", file, rule.v1_line());
         }
         if let Some(m) = r.memory() {
             v1_memory(m, &probe, &mut w);
@@ -1125,7 +1126,7 @@ mod tests {
     }
 
     #[test]
-    fn v1_devices_start_from_the_current_list() {
+    fn v1_devices_are_written_in_the_listed_order() {
         let f = fake(&[(
             "devices",
             &[
@@ -1134,27 +1135,18 @@ mod tests {
                 ("devices.deny", ""),
             ],
         )]);
-        let list = r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"},
+        let list = r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"},
+            {"allow":true,"type":"b","major":8,"minor":20,"access":"rw"},{"allow":true,"type":"c","access":"m"},
             {"allow":true,"type":"c","major":136,"access":"rwm"}]}"#;
         assert_eq!(
             writes(&f, list),
             pairs(&[
                 ("devices.deny", "a *:* rwm"),
-                ("devices.allow", "c 1:3 rw"),
+                ("devices.allow", "c 10:229 rwm"),
+                ("devices.allow", "b 8:20 rw"),
+                ("devices.allow", "c *:* m"),
                 ("devices.allow", "c 136:* rwm"),
             ])
-        );
-        std::fs::write(
-            f.paths.v1[0].1.join("devices.list"),
-            "c 1:3 rw\nc 136:* rwm\nc 1:5 r\n",
-        )
-        .unwrap();
-        assert_eq!(writes(&f, list), pairs(&[("devices.deny", "c 1:5 r")]));
-        // A list that cannot be read is taken as allow-all: reset first.
-        std::fs::write(f.paths.v1[0].1.join("devices.list"), "garbage").unwrap();
-        assert_eq!(
-            writes(&f, list)[0],
-            ("devices.deny".into(), "a *:* rwm".into())
         );
     }
 
