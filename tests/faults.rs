@@ -358,7 +358,12 @@ fn an_fd_limit_fails_cleanly_at_every_step() {
     // The container keeps hull's limit (raising it needs CAP_SYS_RESOURCE).
     b.edit(|c| c["process"]["rlimits"] = serde_json::json!([]));
     let (mut failed, mut ran) = (0, 0);
-    for n in 3..=40 {
+    // Every limit here; a spread of them in the emulated VM.
+    let limits: Vec<u64> = match std::env::var_os("HULL_TEST_QUICK") {
+        Some(_) => vec![3, 5, 8, 12, 16, 20, 24, 32, 40],
+        None => (3..=40).collect(),
+    };
+    for n in limits {
         let id = format!("{}-{n}", id("nofile"));
         let _g = common::DeleteOnPanic::new(&hull, &id);
         let mut cmd = hull.cmd();
@@ -374,7 +379,7 @@ fn an_fd_limit_fails_cleanly_at_every_step() {
             failed += 1;
         }
     }
-    eprintln!("RLIMIT_NOFILE 3..=40: {failed} failed cleanly, {ran} ran");
+    eprintln!("RLIMIT_NOFILE from 3 to 40: {failed} failed cleanly, {ran} ran");
     assert!(failed > 0 && ran > 0);
 }
 
