@@ -76,27 +76,20 @@ pub const MAX_MESSAGE: usize = 1024;
 /// `s` as one line of at most [`MAX_MESSAGE`] bytes: control characters (a newline in a
 /// JSON string, a path) are escaped, the rest is cut with "...".
 pub fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(MAX_MESSAGE + 8));
-    for c in s.chars() {
-        if out.len() >= MAX_MESSAGE {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    escaped(s, MAX_MESSAGE)
 }
 
 /// A value from the config shown in a message without quotes (a mount's destination):
 /// control characters escaped, cut short.
 pub fn shown(s: &str) -> String {
-    let mut out = String::new();
+    escaped(s, 96)
+}
+
+/// `s` with control characters escaped, cut with "..." once `max` bytes are out.
+fn escaped(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max + 8));
     for c in s.chars() {
-        if out.len() >= 96 {
+        if out.len() >= max {
             out.push_str("...");
             break;
         }
