@@ -24,6 +24,7 @@
 mod asm;
 pub mod bpf;
 mod syscalls;
+#[rustfmt::skip] // generated: seccomp/gen-tables.sh --check compares it byte for byte
 mod tables;
 
 use std::os::fd::{FromRawFd, OwnedFd};
