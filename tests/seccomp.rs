@@ -140,28 +140,8 @@ fn agent(
 ) -> std::thread::JoinHandle<(serde_json::Value, u32)> {
     use std::os::fd::{AsFd, AsRawFd};
     std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fd = None;
-        for c in msg.cmsgs().unwrap() {
-            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-                fd = fds.first().copied();
-            }
-        }
-        let n = msg.bytes;
-        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
-        // SAFETY: the fd the runtime sent us.
-        let fd =
-            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd.unwrap()) };
+        let (fd, text) = common::accept_fd(&listener);
+        let state: serde_json::Value = serde_json::from_slice(&text).unwrap();
         // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes).
         const NOTIF_RECV: u64 = 0xc050_2100;
         const NOTIF_SEND: u64 = 0xc018_2101;

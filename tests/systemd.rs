@@ -31,6 +31,17 @@ macro_rules! require_systemd {
     };
 }
 
+/// `hull --systemd-cgroup run` of `b` in the foreground.
+fn systemd_run(hull: &Hull, b: &Bundle, id: &str) -> common::Run {
+    hull.run(&[
+        "--systemd-cgroup",
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        id,
+    ])
+}
+
 /// `systemctl show -p NAME --value UNIT`.
 fn unit_property(unit: &str, name: &str) -> String {
     let out = Command::new("systemctl")
@@ -124,13 +135,7 @@ fn default_unit_name() {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         ns.retain(|n| n["type"] != "cgroup");
     });
-    let r = hull.run(&[
-        "--systemd-cgroup",
-        "run",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let r = systemd_run(&hull, &b, &id);
     assert_eq!(r.code, 0, "run: {}", r.stderr);
     assert_eq!(r.stdout.trim(), format!("0::/system.slice/hull-{id}.scope"));
     let unit = format!("hull-{id}.scope");
@@ -146,13 +151,7 @@ fn failed_create_leaves_no_unit() {
     let hull = Hull::default();
     let id = id("sdfail");
     let b = Bundle::new(&["/no/such/binary"]);
-    let r = hull.run(&[
-        "--systemd-cgroup",
-        "run",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let r = systemd_run(&hull, &b, &id);
     assert_ne!(r.code, 0);
     let unit = format!("hull-{id}.scope");
     assert_eq!(unit_property(&unit, "LoadState"), "not-found");
@@ -198,13 +197,7 @@ fn no_systemd_is_a_clear_error() {
     let hull = Hull::default();
     let id = id("nosd");
     let b = Bundle::new(&["true"]);
-    let r = hull.run(&[
-        "--systemd-cgroup",
-        "run",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let r = systemd_run(&hull, &b, &id);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("systemd not running on this host"),

@@ -4,8 +4,8 @@
 
 mod common;
 
-use std::io::{IoSliceMut, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 
 use common::{assert_no_leaks, id, Bundle, Hull};
@@ -37,26 +37,8 @@ impl Receiver {
     /// Accepts one connection and takes the fd sent on it with SCM_RIGHTS.
     fn receive(&self) -> (OwnedFd, String) {
         self.listener.set_nonblocking(false).unwrap();
-        let (conn, _) = self.listener.accept().unwrap();
-        let mut buf = [0u8; 256];
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fd = None;
-        for c in msg.cmsgs().unwrap() {
-            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-                fd = fds.first().copied();
-            }
-        }
-        let name = String::from_utf8_lossy(msg.iovs().next().unwrap()).into_owned();
-        // SAFETY: the kernel installed this fd for us.
-        (unsafe { OwnedFd::from_raw_fd(fd.expect("an fd")) }, name)
+        let (fd, name) = common::accept_fd(&self.listener);
+        (fd, String::from_utf8_lossy(&name).into_owned())
     }
 }
 

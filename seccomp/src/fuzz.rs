@@ -65,7 +65,8 @@ const FLAGS: &[&str] = &[
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ];
 
-const OPS: &[&str] = &[
+/// Every comparison operator of the spec (also for the random profiles of tests.rs).
+pub(crate) const OPS: &[&str] = &[
     "SCMP_CMP_NE",
     "SCMP_CMP_LT",
     "SCMP_CMP_LE",

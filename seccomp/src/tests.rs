@@ -687,15 +687,7 @@ fn random_profiles_match_a_reference() {
         "SCMP_ACT_LOG",
         "SCMP_ACT_TRAP",
     ];
-    let ops = [
-        "SCMP_CMP_NE",
-        "SCMP_CMP_LT",
-        "SCMP_CMP_LE",
-        "SCMP_CMP_EQ",
-        "SCMP_CMP_GE",
-        "SCMP_CMP_GT",
-        "SCMP_CMP_MASKED_EQ",
-    ];
+    let ops = crate::fuzz::OPS;
     let values = [
         0u64,
         1,
@@ -715,7 +707,7 @@ fn random_profiles_match_a_reference() {
             for _ in 0..rnd(3) {
                 args.push(serde_json::json!({
                     "index": rnd(3), "value": values[rnd(9) as usize],
-                    "valueTwo": values[rnd(9) as usize], "op": ops[rnd(7) as usize]
+                    "valueTwo": values[rnd(9) as usize], "op": ops[rnd(ops.len() as u64) as usize]
                 }));
             }
             rules.push(serde_json::json!({

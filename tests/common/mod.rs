@@ -11,6 +11,36 @@ use serde_json::{json, Value};
 
 pub const HULL: &str = env!("CARGO_BIN_EXE_hull");
 
+/// Accepts one connection on `listener` and takes the message and the fd sent on it with
+/// SCM_RIGHTS (a console socket's pty master, a seccomp agent's listener).
+pub fn accept_fd(listener: &std::os::unix::net::UnixListener) -> (std::os::fd::OwnedFd, Vec<u8>) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            fd = fds.first().copied();
+        }
+    }
+    let n = msg.bytes;
+    buf.truncate(n);
+    // SAFETY: the kernel installed this fd for us.
+    (
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(fd.expect("an fd")) },
+        buf,
+    )
+}
+
 /// Skips (with the reason printed) unless we are root with busybox available.
 #[macro_export]
 macro_rules! require_root {
