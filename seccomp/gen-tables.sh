@@ -14,15 +14,7 @@ cd "$(dirname "$0")"
 pkgs=(linux-libc-dev linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross
   linux-libc-dev-riscv64-cross linux-libc-dev-ppc64el-cross linux-libc-dev-powerpc-cross
   linux-libc-dev-s390x-cross linux-libc-dev-mips64el-cross linux-libc-dev-mipsel-cross)
-need=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends "${need[@]}" >/dev/null
-fi
+../scripts/apt-need.sh "${pkgs[@]}"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

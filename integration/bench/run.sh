@@ -11,14 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-50}
 HULL=${HULL:-$PWD/target/x86_64-unknown-linux-gnu/release/hull}
-need=()
-for p in runc crun busybox-static python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+scripts/apt-need.sh runc crun busybox-static python3
 [ -x "$HULL" ] || cargo build --release --locked
 
 WORK=$(mktemp -d /tmp/hull-bench.XXXXXX)

@@ -10,15 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-200}
-need=()
-for p in libseccomp-dev gcc python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends "${need[@]}" >/dev/null
-fi
+scripts/apt-need.sh libseccomp-dev gcc python3
 cargo build --release -q -p hull-seccomp --example compile_bench
 BENCH=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 BENCH=$(find "$BENCH" -path '*/release/examples/compile_bench' -type f | head -1)
