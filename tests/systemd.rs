@@ -206,3 +206,141 @@ fn no_systemd_is_a_clear_error() {
     );
     assert_no_leaks(&hull, &id, b.path());
 }
+
+/// The device rules go to systemd too (DevicePolicy=strict, an entry per rule), so that
+/// systemd, which rewrites device access when it reloads, keeps the container's: after a
+/// daemon-reload the container still writes /dev/null and still cannot open a node it
+/// made itself (42:0).
+#[test]
+fn device_rules_reach_systemd_and_survive_a_reload() {
+    require_systemd!();
+    let hull = Hull::default();
+    let id = id("sddev");
+    let unit = format!("hull-{id}.scope");
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("system.slice:hull:{id}"));
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+        let caps = &mut c["process"]["capabilities"];
+        for set in ["bounding", "effective", "permitted"] {
+            caps[set].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+        }
+    });
+    let _guard = common::DeleteOnPanic::new(&hull, &id);
+    let path = b.path().to_str().unwrap().to_string();
+    let r = hull.run_detached(&["--systemd-cgroup", "run", "-d", "--bundle", &path, &id]);
+    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+
+    assert_eq!(unit_property(&unit, "DevicePolicy"), "strict");
+    let allow = unit_property(&unit, "DeviceAllow");
+    for entry in ["/dev/char/1:3 rwm", "char-136 rwm", "char-* m", "block-* m"] {
+        assert!(
+            allow.contains(entry),
+            "{entry:?} not in DeviceAllow {allow:?}"
+        );
+    }
+    let status = Command::new("systemctl")
+        .arg("daemon-reload")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r = hull.run(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "mknod /mnt/odd c 42 0 && echo x > /dev/null && echo null-ok; cat /mnt/odd; echo odd=$?",
+    ]);
+    assert!(
+        r.stdout.contains("null-ok\nodd=1"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
+
+    let r = hull.run(&["delete", "-f", &id]);
+    assert_eq!(r.code, 0, "delete: {}", r.stderr);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+/// runc's `org.systemd.property.*` annotations: GVariant values, `...Sec` in seconds,
+/// sent after hull's own properties (so Description is the annotation's).
+#[test]
+fn annotations_set_unit_properties() {
+    require_systemd!();
+    let hull = Hull::default();
+    let id = id("sdann");
+    let unit = format!("hull-{id}.scope");
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["annotations"] = json!({
+            "org.systemd.property.TimeoutStopSec": "uint64 7",
+            "org.systemd.property.CollectMode": "'inactive-or-failed'",
+            "org.systemd.property.Description": "\"a test's container\"",
+            "org.example.other": "not a GVariant",
+        });
+    });
+    let _guard = common::DeleteOnPanic::new(&hull, &id);
+    let path = b.path().to_str().unwrap().to_string();
+    let r = hull.run_detached(&["--systemd-cgroup", "run", "-d", "--bundle", &path, &id]);
+    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+    assert_eq!(unit_property(&unit, "TimeoutStopUSec"), "7s");
+    assert_eq!(unit_property(&unit, "CollectMode"), "inactive-or-failed");
+    assert_eq!(unit_property(&unit, "Description"), "a test's container");
+    let r = hull.run(&["delete", "-f", &id]);
+    assert_eq!(r.code, 0, "delete: {}", r.stderr);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+/// A bad property annotation fails create in one line before anything is made (runs
+/// anywhere: it is checked before systemd is looked for).
+#[test]
+fn bad_property_annotations_are_refused() {
+    require_root!();
+    let hull = Hull::default();
+    for (key, value, says) in [
+        (
+            "org.systemd.property.TimeoutStopSec",
+            "'soon'",
+            "not a number",
+        ),
+        (
+            "org.systemd.property.CPUWeight",
+            "uint64 -1",
+            "out of range",
+        ),
+        (
+            "org.systemd.property.Ab",
+            "1",
+            "three or more latin letters",
+        ),
+        (
+            "org.systemd.property.Memory_Max",
+            "1",
+            "three or more latin letters",
+        ),
+        (
+            "org.systemd.property.CollectMode",
+            "'open",
+            "unterminated string",
+        ),
+    ] {
+        let id = id("sdbad");
+        let mut b = Bundle::new(&["true"]);
+        b.edit(|c| c["annotations"] = json!({ key: value }));
+        let r = systemd_run(&hull, &b, &id);
+        assert_eq!(r.code, 1, "{key}={value} was accepted");
+        assert!(
+            r.stderr.contains(key)
+                && r.stderr.contains(says)
+                && r.stderr.trim().lines().count() == 1,
+            "{key}={value}: {}",
+            r.stderr
+        );
+        assert_no_leaks(&hull, &id, b.path());
+    }
+}

@@ -24,12 +24,23 @@ const SIGNAL: u8 = 4;
 /// A value with its D-Bus type, as systemd's unit properties need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
-    Str(String),
+    Byte(u8),
     Bool(bool),
+    I16(i16),
+    U16(u16),
+    I32(i32),
+    U32(u32),
+    I64(i64),
     U64(u64),
-    U32Array(Vec<u32>),
-    StrArray(Vec<String>),
-    Bytes(Vec<u8>),
+    /// A double, held as its bits so that values compare exactly.
+    Double(u64),
+    Str(String),
+    ObjectPath(String),
+    Signature(String),
+    /// An array: its element type (an empty array needs one too) and its elements.
+    Array(String, Vec<Value>),
+    /// A struct: its fields.
+    Struct(Vec<Value>),
     /// `a(sv)`: name-value pairs (a transient unit's properties).
     Props(Vec<(String, Value)>),
     /// `a(sa(sv))`: auxiliary units, always empty here.
@@ -37,17 +48,50 @@ pub enum Value {
 }
 
 impl Value {
-    pub fn signature(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "s",
+    pub fn signature(&self) -> String {
+        let basic = match self {
+            Value::Byte(_) => "y",
             Value::Bool(_) => "b",
+            Value::I16(_) => "n",
+            Value::U16(_) => "q",
+            Value::I32(_) => "i",
+            Value::U32(_) => "u",
+            Value::I64(_) => "x",
             Value::U64(_) => "t",
-            Value::U32Array(_) => "au",
-            Value::StrArray(_) => "as",
-            Value::Bytes(_) => "ay",
+            Value::Double(_) => "d",
+            Value::Str(_) => "s",
+            Value::ObjectPath(_) => "o",
+            Value::Signature(_) => "g",
             Value::Props(_) => "a(sv)",
             Value::Aux => "a(sa(sv))",
-        }
+            Value::Array(elem, _) => return format!("a{elem}"),
+            Value::Struct(fields) => {
+                let inner: String = fields.iter().map(Value::signature).collect();
+                return format!("({inner})");
+            }
+        };
+        basic.to_string()
+    }
+
+    pub fn bytes(b: &[u8]) -> Value {
+        Value::Array("y".into(), b.iter().map(|&n| Value::Byte(n)).collect())
+    }
+
+    pub fn strings(items: &[&str]) -> Value {
+        Value::Array(
+            "s".into(),
+            items.iter().map(|s| Value::Str(s.to_string())).collect(),
+        )
+    }
+}
+
+/// The alignment of values of type `sig` (its first character decides).
+fn alignment(sig: &str) -> usize {
+    match sig.as_bytes().first() {
+        Some(b'n' | b'q') => 2,
+        Some(b'b' | b'i' | b'u' | b's' | b'o' | b'a') => 4,
+        Some(b'x' | b't' | b'd' | b'(' | b'{') => 8,
+        _ => 1,
     }
 }
 
@@ -63,6 +107,11 @@ impl Enc {
         while !self.buf.len().is_multiple_of(align) {
             self.buf.push(0);
         }
+    }
+
+    fn u16(&mut self, v: u16) {
+        self.pad(2);
+        self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
     fn u32(&mut self, v: u32) {
@@ -100,17 +149,28 @@ impl Enc {
 
     pub fn value(&mut self, v: &Value) {
         match v {
-            Value::Str(s) => self.str(s),
+            Value::Byte(n) => self.buf.push(*n),
             Value::Bool(b) => self.u32(*b as u32),
-            Value::U64(n) => self.u64(*n),
-            Value::U32Array(a) => self.array(4, |e| a.iter().for_each(|n| e.u32(*n))),
-            Value::StrArray(a) => self.array(4, |e| a.iter().for_each(|s| e.str(s))),
-            Value::Bytes(b) => self.array(1, |e| e.buf.extend_from_slice(b)),
+            Value::I16(n) => self.u16(*n as u16),
+            Value::U16(n) => self.u16(*n),
+            Value::I32(n) => self.u32(*n as u32),
+            Value::U32(n) => self.u32(*n),
+            Value::I64(n) => self.u64(*n as u64),
+            Value::U64(n) | Value::Double(n) => self.u64(*n),
+            Value::Str(s) | Value::ObjectPath(s) => self.str(s),
+            Value::Signature(s) => self.sig(s),
+            Value::Array(elem, items) => {
+                self.array(alignment(elem), |e| items.iter().for_each(|v| e.value(v)))
+            }
+            Value::Struct(fields) => {
+                self.pad(8);
+                fields.iter().for_each(|v| self.value(v));
+            }
             Value::Props(props) => self.array(8, |e| {
                 for (name, v) in props {
                     e.pad(8);
                     e.str(name);
-                    e.sig(v.signature());
+                    e.sig(&v.signature());
                     e.value(v);
                 }
             }),
@@ -132,7 +192,7 @@ pub fn encode_call(call: &Call<'_>, serial: u32, destination: Option<&str>) -> V
     let mut body = Enc::default();
     let mut signature = String::new();
     for a in call.args {
-        signature.push_str(a.signature());
+        signature.push_str(&a.signature());
         body.value(a);
     }
     let mut m = Enc::default();
@@ -548,9 +608,12 @@ mod tests {
         let props = vec![
             ("Slice".to_string(), Value::Str("system.slice".into())),
             ("Delegate".to_string(), Value::Bool(true)),
-            ("PIDs".to_string(), Value::U32Array(vec![42])),
+            (
+                "PIDs".to_string(),
+                Value::Array("u".into(), vec![Value::U32(42)]),
+            ),
             ("MemoryMax".to_string(), Value::U64(104857600)),
-            ("AllowedCPUs".to_string(), Value::Bytes(vec![5, 1])),
+            ("AllowedCPUs".to_string(), Value::bytes(&[5, 1])),
         ];
         let call = Call {
             path: "/org/freedesktop/systemd1",

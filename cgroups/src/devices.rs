@@ -191,6 +191,75 @@ impl Emulator {
         self.default_allow && self.exceptions.is_empty()
     }
 
+    /// The state as systemd's DevicePolicy and DeviceAllow entries (path, access), so
+    /// that systemd, which rewrites device access on a daemon-reload, keeps what the
+    /// container was given (runc's translation). systemd cannot express a deny list: the
+    /// policy is then `strict` with no entries on v1 (safe after a reload; hull's own
+    /// rules apply after systemd's), and `auto` on v2, where systemd's program and hull's
+    /// both must allow and hull's already enforces the list. Also returns the rules
+    /// systemd cannot express (`c *:5`), which only hull's rules then grant.
+    pub(crate) fn systemd_allow(
+        &self,
+        v2: bool,
+        version: u32,
+    ) -> (&'static str, Vec<(String, String)>, Vec<String>) {
+        if self.default_allow {
+            let policy = if self.exceptions.is_empty() || v2 {
+                "auto"
+            } else {
+                "strict"
+            };
+            return (policy, Vec::new(), Vec::new());
+        }
+        let mut allow = Vec::new();
+        let mut unexpressed = Vec::new();
+        for (meta, &access) in &self.exceptions {
+            let (kind, dir) = match meta.node {
+                Node::Block => ("block", "block"),
+                _ => ("char", "char"),
+            };
+            let path = match (meta.major, meta.minor) {
+                (None, None) => format!("{kind}-*"),
+                (Some(major), None) if version >= 240 => format!("{kind}-{major}"),
+                (Some(major), None) => match proc_devices_group(kind, major) {
+                    Some(group) => format!("{kind}-{group}"),
+                    None => {
+                        unexpressed.push(
+                            Rule {
+                                meta: *meta,
+                                access,
+                                allow: true,
+                            }
+                            .v1_line(),
+                        );
+                        continue;
+                    }
+                },
+                (Some(major), Some(minor)) => {
+                    let path = format!("/dev/{dir}/{major}:{minor}");
+                    // Before 240 systemd stat()s the path and skips what is not there.
+                    if version < 240 && !std::path::Path::new(&path).exists() {
+                        continue;
+                    }
+                    path
+                }
+                (None, Some(_)) => {
+                    unexpressed.push(
+                        Rule {
+                            meta: *meta,
+                            access,
+                            allow: true,
+                        }
+                        .v1_line(),
+                    );
+                    continue;
+                }
+            };
+            allow.push((path, access_str(access)));
+        }
+        ("strict", allow, unexpressed)
+    }
+
     /// The BPF_PROG_TYPE_CGROUP_DEVICE program for this state: one block per exception,
     /// each returning the opposite of the default when the device and access match.
     pub(crate) fn program(&self) -> Vec<Insn> {
@@ -241,6 +310,29 @@ impl Emulator {
         p.extend(verdict(self.default_allow));
         p
     }
+}
+
+/// The name /proc/devices gives `major` of `kind` ("char" or "block"), which systemd
+/// before 240 needs for a whole-major rule (`char-pts`).
+fn proc_devices_group(kind: &str, major: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/devices").ok()?;
+    let header = if kind == "char" {
+        "Character devices:"
+    } else {
+        "Block devices:"
+    };
+    let mut section = false;
+    for line in text.lines() {
+        if line.ends_with(':') {
+            section = line == header;
+            continue;
+        }
+        let mut f = line.split_whitespace();
+        if section && f.next() == Some(major.to_string().as_str()) {
+            return f.next().map(str::to_string);
+        }
+    }
+    None
 }
 
 // eBPF opcodes used by `program` (and no others: the test interpreter knows these).

@@ -27,6 +27,7 @@
 mod bpf;
 pub mod dbus;
 mod devices;
+mod gvariant;
 mod layout;
 mod resources;
 pub mod stats;

@@ -13,7 +13,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
 use crate::dbus::{Bus, Call, CallError, Value};
-use crate::{layout, resources, CgroupPaths, Error, Layout, Result};
+use crate::{devices, gvariant, layout, resources, CgroupPaths, Error, Layout, Result};
 
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
@@ -267,7 +267,7 @@ fn unified_properties(
                     "cpuset.cpus" => "AllowedCPUs",
                     _ => "AllowedMemoryNodes",
                 };
-                prop(props, name, Value::Bytes(list_to_bits(v)?));
+                prop(props, name, Value::bytes(&list_to_bits(v)?));
                 continue;
             }
             _ => continue,
@@ -327,7 +327,7 @@ pub fn resource_properties(
         if version >= 244 {
             for (name, list) in [("AllowedCPUs", c.cpus()), ("AllowedMemoryNodes", c.mems())] {
                 if let Some(list) = list.as_deref().filter(|l| !l.trim().is_empty()) {
-                    prop(&mut props, name, Value::Bytes(list_to_bits(list)?));
+                    prop(&mut props, name, Value::bytes(&list_to_bits(list)?));
                 }
             }
         }
@@ -353,6 +353,71 @@ pub fn resource_properties(
     Ok((props, r))
 }
 
+/// DevicePolicy and DeviceAllow for the device rules of `r` (none when it has none, as for
+/// `update`), and the rules systemd cannot express, to warn about.
+fn device_properties(v2: bool, r: &LinuxResources, version: u32) -> Result<(Props, Vec<String>)> {
+    let Some(list) = r.devices() else {
+        return Ok((Props::new(), Vec::new()));
+    };
+    let state = devices::Emulator::from_rules(&devices::parse(list)?)?;
+    let (policy, allow, unexpressed) = state.systemd_allow(v2, version);
+    let entries = |allow: Vec<(String, String)>| {
+        let pairs = allow
+            .into_iter()
+            .map(|(path, access)| Value::Struct(vec![Value::Str(path), Value::Str(access)]));
+        Value::Array("(ss)".into(), pairs.collect())
+    };
+    let mut props = Props::new();
+    // An empty DeviceAllow first clears what an existing unit allows already.
+    prop(&mut props, "DeviceAllow", entries(Vec::new()));
+    prop(&mut props, "DevicePolicy", Value::Str(policy.into()));
+    if !allow.is_empty() {
+        prop(&mut props, "DeviceAllow", entries(allow));
+    }
+    let warnings = unexpressed
+        .into_iter()
+        .map(|rule| format!("systemd cannot express the device rule {rule:?}: only the cgroup's own rules grant it"))
+        .collect();
+    Ok((props, warnings))
+}
+
+/// Unit properties from runc's `org.systemd.property.<Name>` annotations, values in
+/// GVariant text (`uint64 5`, `'text'`). A name ending in a lower-case letter and `Sec`
+/// (`TimeoutStopSec`) is taken in seconds and sent as `...USec`, as runc does. Checked
+/// before anything is made.
+pub fn annotation_properties(
+    annotations: &std::collections::HashMap<String, String>,
+) -> Result<Vec<(String, Value)>> {
+    const PREFIX: &str = "org.systemd.property.";
+    let mut keys: Vec<&String> = annotations
+        .keys()
+        .filter(|k| k.starts_with(PREFIX))
+        .collect();
+    keys.sort();
+    let mut props = Props::new();
+    for key in keys {
+        let text = &annotations[key];
+        let name = &key[PREFIX.len()..];
+        if name.len() < 3 || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(Error::Invalid(format!(
+                "annotation {key}: a systemd property name is three or more latin letters"
+            )));
+        }
+        let bad = |e: String| Error::Invalid(format!("annotation {key}={text:?}: {e}"));
+        let mut value = gvariant::parse(text).map_err(bad)?;
+        let mut name = name.to_string();
+        if let Some(base) = name
+            .strip_suffix("Sec")
+            .filter(|b| b.ends_with(|c: char| c.is_ascii_lowercase()))
+        {
+            name = format!("{base}USec");
+            value = gvariant::seconds_to_usec(&value).map_err(bad)?;
+        }
+        props.push((name, value));
+    }
+    Ok(props)
+}
+
 /// The unit's own properties: where it goes, the init, delegation, accounting (always
 /// on, as runc, so stats work without limits), and no default dependencies (a container
 /// must not be stopped with the basic system, nor wait for it).
@@ -364,15 +429,15 @@ fn unit_properties(unit: &Unit, v2: bool, pid: i32) -> Props {
         Value::Str(format!("hull container {}", unit.name)),
     );
     if unit.is_slice() {
-        prop(
-            &mut props,
-            "Wants",
-            Value::StrArray(vec![unit.slice.clone()]),
-        );
+        prop(&mut props, "Wants", Value::strings(&[&unit.slice]));
     } else {
         prop(&mut props, "Slice", Value::Str(unit.slice.clone()));
         prop(&mut props, "Delegate", Value::Bool(true));
-        prop(&mut props, "PIDs", Value::U32Array(vec![pid as u32]));
+        prop(
+            &mut props,
+            "PIDs",
+            Value::Array("u".into(), vec![Value::U32(pid as u32)]),
+        );
     }
     let io = if v2 {
         "IOAccounting"
@@ -440,9 +505,15 @@ fn reset_failed(bus: &mut Bus, name: &str) {
 
 /// Starts the container's unit with `pid` (its init, already cloned) in it, waits until
 /// systemd has made the cgroup, moves `pid` into the hierarchies systemd does not manage,
-/// and applies `r` through cgroupfs. The unit name must be in the state already: `remove`
-/// stops it whatever happened here.
-pub fn start_unit(paths: &CgroupPaths, pid: i32, r: &LinuxResources) -> Result<()> {
+/// and applies `r` through cgroupfs. `extra` are the annotations' properties
+/// ([`annotation_properties`]), sent last so that they win. The unit name must be in the
+/// state already: `remove` stops it whatever happened here. Returns warnings to log.
+pub fn start_unit(
+    paths: &CgroupPaths,
+    pid: i32,
+    r: &LinuxResources,
+    extra: &[(String, Value)],
+) -> Result<Vec<String>> {
     let unit = paths
         .systemd
         .as_ref()
@@ -451,8 +522,11 @@ pub fn start_unit(paths: &CgroupPaths, pid: i32, r: &LinuxResources) -> Result<(
     let mut bus = Bus::connect()?;
     let ver = version(&mut bus);
     let (res_props, r) = resource_properties(paths.v2, r, ver)?;
+    let (device_props, warnings) = device_properties(paths.v2, &r, ver)?;
     let mut props = unit_properties(unit, paths.v2, pid);
     props.extend(res_props);
+    props.extend(device_props);
+    props.extend(extra.iter().cloned());
     let args = [
         Value::Str(unit.name.clone()),
         Value::Str("replace".into()),
@@ -479,7 +553,8 @@ pub fn start_unit(paths: &CgroupPaths, pid: i32, r: &LinuxResources) -> Result<(
     }
     crate::create(paths)?;
     join(paths, &unit.cgroup()?, pid)?;
-    resources::apply(paths, &r)
+    resources::apply(paths, &r)?;
+    Ok(warnings)
 }
 
 /// Moves `pid` into each directory of `paths` it is not in yet: systemd placed it in the
@@ -670,8 +745,8 @@ mod tests {
                 ("CPUWeight", &U64(100)),
                 ("CPUQuotaPeriodUSec", &U64(100000)),
                 ("CPUQuotaPerSecUSec", &U64(500000)),
-                ("AllowedCPUs", &Bytes(vec![3])),
-                ("AllowedMemoryNodes", &Bytes(vec![1])),
+                ("AllowedCPUs", &Value::bytes(&[3])),
+                ("AllowedMemoryNodes", &Value::bytes(&[1])),
                 ("TasksMax", &U64(42)),
                 ("IOWeight", &U64(4950)),
                 ("MemoryHigh", &U64(u64::MAX)),
@@ -703,6 +778,118 @@ mod tests {
                 ("BlockIOWeight", &U64(300)),
             ]
         );
+    }
+
+    /// DeviceAllow entries as (path, access), after the clearing empty one.
+    fn device_allow(p: &Props) -> (String, Vec<(String, String)>) {
+        let policy = match &p[1] {
+            (n, Value::Str(s)) if n == "DevicePolicy" => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            p[0],
+            ("DeviceAllow".into(), Value::Array("(ss)".into(), vec![]))
+        );
+        let mut out = Vec::new();
+        if let Some((_, Value::Array(_, items))) = p.get(2) {
+            for item in items {
+                match item {
+                    Value::Struct(f) => match &f[..] {
+                        [Value::Str(a), Value::Str(b)] => out.push((a.clone(), b.clone())),
+                        _ => panic!("{f:?}"),
+                    },
+                    _ => panic!("{item:?}"),
+                }
+            }
+        }
+        (policy, out)
+    }
+
+    #[test]
+    fn device_rules_as_systemd_takes_them() {
+        let allow_list = res(r#"{"devices":[{"allow":false,"access":"rwm"},
+                {"allow":true,"type":"c","major":1,"minor":3,"access":"rw"},
+                {"allow":true,"type":"c","major":136,"access":"rwm"},
+                {"allow":true,"type":"b","access":"m"},
+                {"allow":true,"type":"b","major":8,"minor":0,"access":"r"},
+                {"allow":true,"type":"c","minor":5,"access":"r"}]}"#);
+        let (p, warnings) = device_properties(true, &allow_list, 252).unwrap();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            device_allow(&p),
+            (
+                "strict".into(),
+                vec![
+                    pair("block-*", "m"),
+                    pair("/dev/char/1:3", "rw"),
+                    pair("/dev/block/8:0", "r"),
+                    pair("char-136", "rwm"),
+                ]
+            )
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("c *:5 r"), "{warnings:?}");
+
+        // A deny list: strict and empty on v1 (safe across a reload), auto on v2 (hull's
+        // program enforces it). Allow-all: auto.
+        let deny_list =
+            res(r#"{"devices":[{"allow":true},{"allow":false,"type":"c","major":1,"minor":5}]}"#);
+        assert_eq!(
+            device_allow(&device_properties(false, &deny_list, 252).unwrap().0),
+            ("strict".into(), vec![])
+        );
+        assert_eq!(
+            device_allow(&device_properties(true, &deny_list, 252).unwrap().0),
+            ("auto".into(), vec![])
+        );
+        let all = res(r#"{"devices":[{"allow":true,"access":"rwm"}]}"#);
+        assert_eq!(
+            device_allow(&device_properties(false, &all, 252).unwrap().0),
+            ("auto".into(), vec![])
+        );
+        // No rules (update): no properties.
+        assert!(device_properties(true, &res("{}"), 252)
+            .unwrap()
+            .0
+            .is_empty());
+    }
+
+    #[test]
+    fn annotations_become_properties() {
+        let a = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<std::collections::HashMap<_, _>>()
+        };
+        let p = annotation_properties(&a(&[
+            ("org.systemd.property.TimeoutStopSec", "5"),
+            ("org.systemd.property.TimeoutStopUSec", "uint64 123"),
+            ("org.systemd.property.CollectMode", "'inactive-or-failed'"),
+            ("org.systemd.property.CPUSec", "uint64 1"),
+            ("io.other", "x"),
+        ]))
+        .unwrap();
+        use Value::*;
+        assert_eq!(
+            names(&p),
+            [
+                // "CPUSec": no lower-case letter before Sec, so it stays as it is.
+                ("CPUSec", &U64(1)),
+                ("CollectMode", &Str("inactive-or-failed".into())),
+                ("TimeoutStopUSec", &U64(5_000_000)),
+                ("TimeoutStopUSec", &U64(123)),
+            ]
+        );
+        for bad in [
+            ("org.systemd.property.Ab", "1"),
+            ("org.systemd.property.A-b", "1"),
+            ("org.systemd.property.TimeoutStopSec", "'x'"),
+            ("org.systemd.property.Foo", "nope"),
+        ] {
+            let e = annotation_properties(&a(&[bad])).unwrap_err().to_string();
+            assert!(e.contains(bad.0), "{e}");
+        }
     }
 
     #[test]
@@ -737,14 +924,14 @@ mod tests {
                 "DefaultDependencies"
             ]
         );
-        assert!(p.contains(&("PIDs".into(), Value::U32Array(vec![42]))));
+        assert!(p.contains(&(
+            "PIDs".into(),
+            Value::Array("u".into(), vec![Value::U32(42)])
+        )));
         assert!(p.contains(&("DefaultDependencies".into(), Value::Bool(false))));
         let slice = unit(Some("machine.slice:x:machine-a.slice")).unwrap();
         let p = unit_properties(&slice, false, 42);
-        assert!(p.contains(&(
-            "Wants".into(),
-            Value::StrArray(vec!["machine.slice".into()])
-        )));
+        assert!(p.contains(&("Wants".into(), Value::strings(&["machine.slice"]))));
         assert!(p.contains(&("BlockIOAccounting".into(), Value::Bool(true))));
         assert!(!p.iter().any(|(n, _)| n == "PIDs" || n == "Slice"));
     }
