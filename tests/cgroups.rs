@@ -126,3 +126,263 @@ fn every_resource_the_host_has_is_written_and_read_back() {
     assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
     assert_no_leaks(&hull, &id, b.path());
 }
+
+/// Mounts a v1 hierarchy of `controllers` at `dir`: Err with the reason when the kernel
+/// will not (no such controller, or it is in use elsewhere).
+fn mount_v1(dir: &Path, controllers: &str) -> Result<(), String> {
+    use std::ffi::CString;
+    std::fs::create_dir_all(dir).unwrap();
+    let target = CString::new(dir.to_str().unwrap()).unwrap();
+    let data = CString::new(controllers).unwrap();
+    // SAFETY: valid C strings.
+    let rc = unsafe {
+        libc::mount(
+            c"cgroup".as_ptr(),
+            target.as_ptr(),
+            c"cgroup".as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        _ => Err(format!(
+            "cannot mount a v1 {controllers} hierarchy: {}",
+            std::io::Error::last_os_error()
+        )),
+    }
+}
+
+/// The v1 hierarchy `controller` is bound to, 0 for none (/proc/cgroups).
+fn hierarchy_of(controller: &str) -> u32 {
+    let text = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.split('\t').next() == Some(controller));
+    line.and_then(|l| l.split('\t').nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The test's v1 hierarchies: (mount point, controllers, one of them). Dropped, they are
+/// unmounted until the kernel has destroyed them: it destroys a hierarchy at its last
+/// unmount only when no child cgroup is left, a dying one included, and otherwise keeps
+/// it, unmounted, with its controllers (hugetlb would stay off the host's cgroup2).
+/// Mounting it again once the child is freed, and unmounting, ends it.
+struct Hierarchies(Vec<(PathBuf, &'static str, &'static str)>);
+
+impl Drop for Hierarchies {
+    fn drop(&mut self) {
+        for _ in 0..300 {
+            for (dir, ..) in &self.0 {
+                let target = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+                // SAFETY: a valid C string.
+                unsafe { libc::umount2(target.as_ptr(), 0) };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let left: Vec<_> = self.0.iter().filter(|h| hierarchy_of(h.2) != 0).collect();
+            if left.is_empty() {
+                return;
+            }
+            for (dir, controllers, _) in left {
+                let _ = mount_v1(dir, controllers);
+            }
+        }
+        panic!("the test's v1 hierarchies live on after 30 s");
+    }
+}
+
+/// net_cls, net_prio and hugetlb have no v1 hierarchy on this host (they sit unused on
+/// its empty cgroup2). This test mounts them as v1 hierarchies in a private mount
+/// namespace of one thread of its own, starts hull from that thread (so hull finds them
+/// in its mountinfo), and reads the values back. The host's mounts are untouched; each
+/// hierarchy ends with the namespace, once its cgroups are gone.
+#[test]
+fn v1_hierarchies_the_host_leaves_unmounted() {
+    require_root!();
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return eprintln!("skipped: a pure cgroup v2 host has no v1 hierarchies");
+    }
+    std::thread::spawn(|| {
+        // SAFETY: this thread's own mount namespace, made private so no mount leaks out.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+            {
+                panic!(
+                    "private mount namespace: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+        let top = tempfile::tempdir().unwrap();
+        let net = top.path().join("net_cls,net_prio");
+        let huge = top.path().join("hugetlb");
+        let mut resources = json!({});
+        let mut skipped = Vec::new();
+        let mut mounted = Hierarchies(Vec::new());
+        match mount_v1(&net, "net_cls,net_prio") {
+            Ok(()) => {
+                mounted.0.push((net.clone(), "net_cls,net_prio", "net_cls"));
+                resources["network"] =
+                    json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 5}]})
+            }
+            Err(why) => skipped.push(why),
+        }
+        if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+            skipped.push("no 2MB huge pages".into());
+        } else {
+            match mount_v1(&huge, "hugetlb") {
+                Ok(()) => {
+                    mounted.0.push((huge.clone(), "hugetlb", "hugetlb"));
+                    resources["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4 << 20}])
+                }
+                Err(why) => skipped.push(why),
+            }
+        }
+        if !skipped.is_empty() {
+            eprintln!("skipped: {}", skipped.join("; "));
+        }
+        if resources.as_object().unwrap().is_empty() {
+            return;
+        }
+        let hull = Hull::default();
+        let id = id("v1more");
+        let mut b = Bundle::new(&["sleep", "1000"]);
+        b.edit(|c| c["linux"]["resources"] = resources.clone());
+        let _g = common::DeleteOnPanic::new(&hull, &id);
+        hull.run_d(&b, &id);
+        let read = |dir: &Path, name: &str| {
+            std::fs::read_to_string(dir.join(format!("hull-{id}")).join(name))
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        let pid = hull.state(&id)["pid"].as_i64().unwrap();
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        if resources.get("network").is_some() {
+            assert_eq!(read(&net, "net_cls.classid").trim(), "1048577");
+            let map = read(&net, "net_prio.ifpriomap");
+            assert!(map.lines().any(|l| l == "lo 5"), "{map}");
+            assert!(
+                own.contains(&format!(":net_cls,net_prio:/hull-{id}\n")),
+                "{own}"
+            );
+            update(&hull, &id, "network", &json!({"network": {"classID": 2}}));
+            assert_eq!(read(&net, "net_cls.classid").trim(), "2");
+        }
+        if resources.get("hugepageLimits").is_some() {
+            assert_eq!(read(&huge, "hugetlb.2MB.limit_in_bytes").trim(), "4194304");
+            assert!(own.contains(&format!(":hugetlb:/hull-{id}\n")), "{own}");
+            update(
+                &hull,
+                &id,
+                "hugetlb",
+                &json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 2 << 20}]}),
+            );
+            assert_eq!(read(&huge, "hugetlb.2MB.limit_in_bytes").trim(), "2097152");
+        }
+        assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+        for dir in [&net, &huge] {
+            let left = dir.join(format!("hull-{id}"));
+            assert!(!left.exists(), "{} left behind", left.display());
+        }
+        assert_no_leaks(&hull, &id, b.path());
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+/// A soft-RoCE RDMA device (rdma_rxe over a dummy link) for the rdma controller, which
+/// limits only devices that exist. Removed on drop.
+struct SoftRoce {
+    link: String,
+    device: String,
+}
+
+impl SoftRoce {
+    fn new() -> Result<SoftRoce, String> {
+        let n = std::process::id() % 100_000;
+        let r = SoftRoce {
+            link: format!("hrxe{n}"),
+            device: format!("hrxe{n}r"),
+        };
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(args[0])
+                .args(&args[1..])
+                .output();
+            match out {
+                Ok(o) if o.status.success() => Ok(()),
+                Ok(o) => Err(format!(
+                    "{}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
+                Err(e) => Err(format!("{}: {e}", args[0])),
+            }
+        };
+        run(&["modprobe", "rdma_rxe"])?;
+        run(&["ip", "link", "add", &r.link, "type", "dummy"])?;
+        run(&["ip", "link", "set", &r.link, "up"])?;
+        run(&[
+            "rdma", "link", "add", &r.device, "type", "rxe", "netdev", &r.link,
+        ])?;
+        Ok(r)
+    }
+}
+
+impl Drop for SoftRoce {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rdma")
+            .args(["link", "delete", &self.device])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.link])
+            .output();
+    }
+}
+
+#[test]
+fn rdma_limits_on_a_soft_roce_device() {
+    require_root!();
+    let procs = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
+    if !procs.lines().any(|l| l.starts_with("rdma\t")) {
+        return eprintln!("skipped: the kernel has no rdma cgroup controller");
+    }
+    let dev = match SoftRoce::new() {
+        Ok(d) => d,
+        Err(why) => return eprintln!("skipped: no soft-RoCE device: {why}"),
+    };
+    let hull = Hull::default();
+    let id = id("rdma");
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["linux"]["resources"] =
+            json!({"rdma": {&dev.device: {"hcaHandles": 2, "hcaObjects": 2000}}})
+    });
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    hull.run_d(&b, &id);
+    let max = file(&id, "rdma", "rdma.max");
+    let line = |text: String| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{} ", dev.device)))
+            .unwrap_or_else(|| panic!("{} not in rdma.max: {text:?}", dev.device))
+            .trim()
+            .to_string()
+    };
+    let want = format!("{} hca_handle=2 hca_object=2000", dev.device);
+    assert_eq!(line(std::fs::read_to_string(&max).unwrap()), want);
+    update(
+        &hull,
+        &id,
+        "rdma",
+        &json!({"rdma": {&dev.device: {"hcaHandles": 3, "hcaObjects": 100}}}),
+    );
+    let want = format!("{} hca_handle=3 hca_object=100", dev.device);
+    assert_eq!(line(std::fs::read_to_string(&max).unwrap()), want);
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}

@@ -344,3 +344,26 @@ fn bad_property_annotations_are_refused() {
         assert_no_leaks(&hull, &id, b.path());
     }
 }
+
+/// `delete -f` of a systemd container whose state file is damaged: the default unit is
+/// hull's by its name, so its processes are killed and the unit is stopped.
+#[test]
+fn delete_force_with_a_corrupt_state_stops_the_default_unit() {
+    require_systemd!();
+    let hull = Hull::default();
+    let id = id("sdcorrupt");
+    let unit = format!("hull-{id}.scope");
+    let b = Bundle::new(&["sleep", "1000"]);
+    let _guard = common::DeleteOnPanic::new(&hull, &id);
+    let path = b.path().to_str().unwrap().to_string();
+    let r = hull.run_detached(&["--systemd-cgroup", "run", "-d", "--bundle", &path, &id]);
+    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+    let pid = hull.state(&id)["pid"].as_i64().unwrap();
+    std::fs::write(hull.state_dir(&id).join("state.json"), b"{\"id\": tru").unwrap();
+    let r = hull.run(&["delete", "-f", &id]);
+    assert_eq!(r.code, 0, "delete -f: {}", r.stderr);
+    assert!(!common::alive(pid), "the container's process survived");
+    assert_eq!(unit_property(&unit, "LoadState"), "not-found");
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/system.slice/{unit}")).exists());
+    assert_no_leaks(&hull, &id, b.path());
+}

@@ -599,11 +599,16 @@ fn kill_cgroup(cgroup: &hull_cgroups::CgroupPaths, id: &str) -> Result<()> {
 }
 
 /// `delete -f` of a container whose state.json cannot be read: nothing says where its
-/// cgroup is, but the default one (`/hull-<id>`) is hull's by its name. Its processes are
-/// killed and it is removed; a custom cgroupsPath cannot be found.
+/// cgroup is, but the default ones are hull's by their name: `/hull-<id>`, and with
+/// systemd running the unit `hull-<id>.scope` in system.slice. Their processes are killed
+/// and they are removed (the unit stopped); a custom cgroupsPath cannot be found.
 fn destroy_unrecorded(dir: ContainerDir, id: &str) -> Result<()> {
     if let Ok(layout) = hull_cgroups::Layout::detect() {
-        if let Ok(cgroup) = hull_cgroups::plan(&layout, &format!("/hull-{id}")) {
+        let defaults = [
+            hull_cgroups::plan(&layout, &format!("/hull-{id}")),
+            hull_cgroups::plan_systemd(&layout, None, id),
+        ];
+        for cgroup in defaults.into_iter().flatten() {
             if cgroup.leaves().any(|d| d.exists()) {
                 kill_cgroup(&cgroup, id)?;
                 hull_cgroups::remove(&cgroup)?;
