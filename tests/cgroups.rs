@@ -386,3 +386,77 @@ fn rdma_limits_on_a_soft_roce_device() {
     assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
     assert_no_leaks(&hull, &id, b.path());
 }
+
+/// blkio throttles (v1 blkio.throttle.*, v2 io.max) for a block device the host has.
+#[test]
+fn blkio_throttles_are_written_and_read_back() {
+    require_root!();
+    let mut devices: Vec<String> = std::fs::read_dir("/sys/block")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+        .map(|d| d.trim().to_string())
+        .collect();
+    devices.sort();
+    let Some(dev) = devices.first().cloned() else {
+        return eprintln!("skipped: no block device in /sys/block");
+    };
+    let (major, minor) = dev.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let hull = Hull::default();
+    let id = id("throttle");
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["linux"]["resources"] = json!({"blockIO": {
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}],
+        }})
+    });
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    hull.run_d(&b, &id);
+    let read = |name: &str| {
+        let path = file(&id, "blkio", name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let has_line = |text: String, want: &str| {
+        assert!(
+            text.lines().any(|l| l.trim() == want),
+            "{want:?} not in {text:?}"
+        );
+    };
+    if v2 {
+        has_line(
+            read("io.max"),
+            &format!("{dev} rbps=1048576 wbps=max riops=max wiops=100"),
+        );
+    } else {
+        has_line(
+            read("blkio.throttle.read_bps_device"),
+            &format!("{dev} 1048576"),
+        );
+        has_line(
+            read("blkio.throttle.write_iops_device"),
+            &format!("{dev} 100"),
+        );
+    }
+    update(
+        &hull,
+        &id,
+        "throttle",
+        &json!({"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 2097152}]}}),
+    );
+    match v2 {
+        true => has_line(
+            read("io.max"),
+            &format!("{dev} rbps=2097152 wbps=max riops=max wiops=100"),
+        ),
+        false => has_line(
+            read("blkio.throttle.read_bps_device"),
+            &format!("{dev} 2097152"),
+        ),
+    }
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
