@@ -110,6 +110,12 @@ pub struct UpdateArgs {
     /// CPU realtime runtime in microseconds
     #[arg(long = "cpu-rt-runtime", value_name = "US", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
+    /// cpu.idle: 1 puts the container's tasks in SCHED_IDLE, 0 back
+    #[arg(long = "cpu-idle", value_name = "0|1")]
+    pub cpu_idle: Option<i64>,
+    /// CPU burst (microseconds) on top of the quota
+    #[arg(long = "cpu-burst", value_name = "US")]
+    pub cpu_burst: Option<u64>,
     /// CPUs to use (0-3, 0,1)
     #[arg(long = "cpuset-cpus", value_name = "LIST")]
     pub cpuset_cpus: Option<String>,

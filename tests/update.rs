@@ -78,6 +78,31 @@ fn update_by_flags_stdin_and_file() {
         "what the update leaves out stays"
     );
 
+    // runc 1.2's cpu flags: SCHED_IDLE and a CFS burst on top of a quota.
+    let r = hull.run(&[
+        "update",
+        "--cpu-quota",
+        "50000",
+        "--cpu-burst",
+        "10000",
+        "--cpu-idle",
+        "1",
+        &id,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(cgroup_value(&id, ("cpu", "cpu.idle"), "cpu.idle"), "1");
+    assert_eq!(
+        cgroup_value(&id, ("cpu", "cpu.cfs_burst_us"), "cpu.max.burst"),
+        "10000"
+    );
+    assert_eq!(
+        cgroup_value(&id, ("cpu", "cpu.cfs_quota_us"), "cpu.max"),
+        match std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            true => "50000 100000",
+            false => "50000",
+        }
+    );
+
     // podman: `--resources=FILE`.
     let file = b.path().join("resources.json");
     std::fs::write(

@@ -14,7 +14,8 @@
 //! - `systemd`: the `--systemd-cgroup` driver (a transient unit per container) as runc
 //!   behaves, over `dbus`, a small synchronous D-Bus client written from the D-Bus
 //!   specification (zbus, the usual crate, runs an executor thread, and hull must stay
-//!   single-threaded around clone).
+//!   single-threaded around clone). `gvariant`: GLib's GVariant text, for runc's
+//!   `org.systemd.property.*` annotations (runc parses them with godbus).
 //!
 //! Written directly against cgroupfs rather than through `cgroups-rs`: hull needs exact
 //! control over which directories it creates (to remove exactly those), the order of writes

@@ -86,6 +86,12 @@ fn requested(a: &UpdateArgs) -> Result<Value> {
     if let Some(x) = a.cpu_rt_runtime {
         set("cpu", "realtimeRuntime", x.into());
     }
+    if let Some(x) = a.cpu_idle {
+        set("cpu", "idle", x.into());
+    }
+    if let Some(x) = a.cpu_burst {
+        set("cpu", "burst", x.into());
+    }
     if let Some(x) = &a.cpuset_cpus {
         set("cpu", "cpus", x.as_str().into());
     }
