@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vm-tests.sh: the integration tests again inside a VM with a pure cgroup v2 host
 # (../shared/tools/vm-run.sh), where this host's hybrid v1 layout cannot show v2; then
-# tests/systemd.rs once more in a VM with systemd as PID 1 (--systemd-cgroup).
+# tests/systemd.rs and tests/cgroups.rs once more in a VM with systemd as PID 1
+# (--systemd-cgroup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VM=../shared/tools/vm-run.sh
@@ -27,6 +28,6 @@ vm v2 -t 1500 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -e HULL_TEST_QUICK=1
   sh -c 'test -f /sys/fs/cgroup/cgroup.subtree_control && cargo test --locked --offline --test "*" 2>&1' \
   || rc=$?
 vm systemd --systemd -t 600 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -- \
-  sh -c 'test "$(cat /proc/1/comm)" = systemd && cargo test --locked --offline --test systemd 2>&1' \
+  sh -c 'test "$(cat /proc/1/comm)" = systemd && cargo test --locked --offline --test systemd --test cgroups 2>&1' \
   || rc=$?
 exit $rc

@@ -75,6 +75,23 @@ fn optional() -> Vec<(Case, serde_json::Value)> {
 #[test]
 fn every_resource_the_host_has_is_written_and_read_back() {
     require_root!();
+    every_resource(false);
+}
+
+/// The same through the systemd driver: systemd gets what it can express and cgroupfs
+/// the rest, and the unit's cgroup must hold every value. Needs systemd as PID 1 on a
+/// cgroup v2 host (the systemd VM of integration/vm-tests.sh).
+#[test]
+fn every_resource_through_systemd() {
+    require_root!();
+    let init = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
+    if init.trim() != "systemd" || !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return eprintln!("skipped: needs systemd as PID 1 on a cgroup v2 host");
+    }
+    every_resource(true);
+}
+
+fn every_resource(systemd: bool) {
     let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let hull = Hull::default();
     let mut b = Bundle::new(&["sleep", "1000"]);
@@ -91,10 +108,19 @@ fn every_resource_the_host_has_is_written_and_read_back() {
     b.edit(|c| c["linux"]["resources"] = resources.clone());
     let id = id("res");
     let _g = common::DeleteOnPanic::new(&hull, &id);
-    hull.run_d(&b, &id);
+    let mut args = vec!["run", "-d", "--bundle", b.path().to_str().unwrap(), &id];
+    if systemd {
+        args.insert(0, "--systemd-cgroup");
+    }
+    let r = hull.run_detached(&args);
+    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+    let v2_dir = match systemd {
+        true => format!("/sys/fs/cgroup/system.slice/hull-{id}.scope"),
+        false => format!("/sys/fs/cgroup/hull-{id}"),
+    };
 
     let where_ = |c: &Case| match v2 {
-        true => (file(&id, "", c.v2.0), c.v2.0, c.v2.1),
+        true => (Path::new(&v2_dir).join(c.v2.0), c.v2.0, c.v2.1),
         false => (file(&id, c.v1.0, c.v1.1), c.v1.1, c.v1.2),
     };
     let (mut checked, mut skipped) = (Vec::new(), Vec::new());

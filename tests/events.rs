@@ -14,7 +14,7 @@ fn stats_of_a_busy_container_are_non_zero() {
     require_root!();
     let hull = Hull::default();
     let mut b = Bundle::new(&["sh", "-c", "while :; do :; done"]);
-    b.edit(|c| c["linux"]["resources"] = json!({"pids": {"limit": 50}}));
+    b.edit(|c| c["linux"]["resources"] = json!({"pids": {"limit": 50}, "cpu": {"cpus": "0"}}));
     let id = id("stats");
     let _guard = common::DeleteOnPanic::new(&hull, &id);
     hull.run_d(&b, &id);
@@ -32,6 +32,18 @@ fn stats_of_a_busy_container_are_non_zero() {
     assert!(d["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{d}");
     assert_eq!(d["pids"]["current"], 1, "{d}");
     assert_eq!(d["pids"]["limit"], 50, "{d}");
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        // v2: pressure stall information, where the kernel keeps it.
+        if std::path::Path::new("/proc/pressure/cpu").exists() {
+            assert!(
+                d["cpu"]["psi"]["some"].is_object() || d["cpu"]["psi"].is_object(),
+                "{d}"
+            );
+        }
+    } else {
+        // v1: the cpuset as runc reports it.
+        assert_eq!(d["cpuset"]["cpus"], json!([0]), "{d}");
+    }
 
     let bad = hull.run(&["events", "--interval", "0s", &id]);
     assert_ne!(bad.code, 0);

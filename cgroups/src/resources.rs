@@ -123,11 +123,23 @@ fn pids_value(limit: i64) -> Option<String> {
     }
 }
 
-fn is_cpu_list(s: &str) -> bool {
-    s.trim().split(',').all(|part| {
-        let mut ends = part.trim().splitn(2, '-');
-        ends.all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    })
+/// A cpu or memory node list (`0-2,7`) as its numbers, ascending per range; None when it
+/// is not one. Numbers stop below 65536, far above any kernel's NR_CPUS or MAX_NUMNODES.
+pub(crate) fn cpu_list(s: &str) -> Option<Vec<u16>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let num = |n: &str| match n.bytes().all(|b| b.is_ascii_digit()) {
+            true => n.parse::<u16>().ok(),
+            false => None,
+        };
+        let (a, b) = (num(a.trim())?, num(b.trim())?);
+        if a > b {
+            return None;
+        }
+        out.extend(a..=b);
+    }
+    Some(out)
 }
 
 /// A name that becomes part of a line or file name: no spaces, no slashes.
@@ -192,7 +204,10 @@ pub(crate) fn check(r: &LinuxResources) -> Result<()> {
             )));
         }
         for (name, v) in [("cpus", c.cpus()), ("mems", c.mems())] {
-            if let Some(v) = v.as_ref().filter(|v| !v.is_empty() && !is_cpu_list(v)) {
+            if let Some(v) = v
+                .as_ref()
+                .filter(|v| !v.is_empty() && cpu_list(v).is_none())
+            {
                 return Err(invalid(format!(
                     "cpu.{name} {v:?} is not a list like 0-3,6"
                 )));

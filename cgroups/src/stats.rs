@@ -37,10 +37,54 @@ pub struct Throttling {
     pub throttled_time: u64,
 }
 
+/// Pressure stall information over 10, 60 and 300 s, and the total stall in microseconds.
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub struct PsiData {
+    pub avg10: f64,
+    pub avg60: f64,
+    pub avg300: f64,
+    pub total: u64,
+}
+
+impl PsiData {
+    fn is_zero(&self) -> bool {
+        *self == PsiData::default()
+    }
+}
+
+/// A v2 `*.pressure` file: some and full.
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub struct Psi {
+    #[serde(skip_serializing_if = "PsiData::is_zero")]
+    pub some: PsiData,
+    #[serde(skip_serializing_if = "PsiData::is_zero")]
+    pub full: PsiData,
+}
+
 #[derive(Serialize, Default, Debug)]
 pub struct Cpu {
     pub usage: CpuUsage,
     pub throttling: Throttling,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psi: Option<Psi>,
+}
+
+/// v1 cpuset (runc reports none on v2).
+#[derive(Serialize, Default, Debug)]
+pub struct CpuSet {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    pub cpu_exclusive: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    pub mem_hardwall: u64,
+    pub mem_exclusive: u64,
+    pub memory_migrate: u64,
+    pub memory_spread_page: u64,
+    pub memory_spread_slab: u64,
+    pub memory_pressure: u64,
+    pub sched_load_balance: u64,
+    pub sched_relax_domain_level: i64,
 }
 
 #[derive(Serialize, Default, Debug)]
@@ -64,6 +108,8 @@ pub struct Memory {
     pub kernel_tcp: MemoryEntry,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub raw: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psi: Option<Psi>,
 }
 
 #[derive(Serialize, Default, Debug)]
@@ -95,6 +141,8 @@ pub struct Blkio {
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
     #[serde(rename = "ioServicedRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_serviced_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psi: Option<Psi>,
 }
 
 #[derive(Serialize, Default, Debug)]
@@ -109,6 +157,7 @@ pub struct Hugetlb {
 #[derive(Serialize, Default, Debug)]
 pub struct Stats {
     pub cpu: Cpu,
+    pub cpuset: CpuSet,
     pub memory: Memory,
     pub pids: Pids,
     pub blkio: Blkio,
@@ -140,6 +189,29 @@ fn numbers(text: &str) -> Vec<u64> {
     text.split_whitespace()
         .filter_map(|n| n.parse().ok())
         .collect()
+}
+
+/// A `*.pressure` file: `some avg10=0.00 avg60=0.00 avg300=0.00 total=0`, then `full ...`.
+pub(crate) fn parse_psi(text: &str) -> Psi {
+    let mut psi = Psi::default();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let data = match f.next() {
+            Some("some") => &mut psi.some,
+            Some("full") => &mut psi.full,
+            _ => continue,
+        };
+        for (k, v) in f.filter_map(|kv| kv.split_once('=')) {
+            match k {
+                "avg10" => data.avg10 = v.parse().unwrap_or(0.0),
+                "avg60" => data.avg60 = v.parse().unwrap_or(0.0),
+                "avg300" => data.avg300 = v.parse().unwrap_or(0.0),
+                "total" => data.total = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    psi
 }
 
 /// Page sizes of hugetlb, named as the cgroup files name them ("2MB", "1GB").
@@ -242,6 +314,28 @@ fn v1_stats(paths: &CgroupPaths) -> Stats {
             throttled_time: st.get("throttled_time").copied().unwrap_or(0),
         };
     }
+    if let Some(d) = paths.v1_dir("cpuset") {
+        let list = |f: &str| {
+            read(d, f)
+                .and_then(|t| crate::resources::cpu_list(t.trim()))
+                .unwrap_or_default()
+        };
+        s.cpuset = CpuSet {
+            cpus: list("cpuset.cpus"),
+            cpu_exclusive: num(d, "cpuset.cpu_exclusive"),
+            mems: list("cpuset.mems"),
+            mem_hardwall: num(d, "cpuset.mem_hardwall"),
+            mem_exclusive: num(d, "cpuset.mem_exclusive"),
+            memory_migrate: num(d, "cpuset.memory_migrate"),
+            memory_spread_page: num(d, "cpuset.memory_spread_page"),
+            memory_spread_slab: num(d, "cpuset.memory_spread_slab"),
+            memory_pressure: num(d, "cpuset.memory_pressure"),
+            sched_load_balance: num(d, "cpuset.sched_load_balance"),
+            sched_relax_domain_level: read(d, "cpuset.sched_relax_domain_level")
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0),
+        };
+    }
     if let Some(d) = paths.v1_dir("memory") {
         let entry = |prefix: &str| MemoryEntry {
             limit: num(d, &format!("{prefix}limit_in_bytes")),
@@ -329,6 +423,11 @@ fn v2_stats(d: &Path) -> Stats {
         limit: num(d, "pids.max"),
     };
     s.blkio = parse_io_stat(&read(d, "io.stat").unwrap_or_default());
+    // Pressure files exist where the kernel has PSI turned on.
+    let psi = |f: &str| read(d, f).map(|t| parse_psi(&t));
+    s.cpu.psi = psi("cpu.pressure");
+    s.memory.psi = psi("memory.pressure");
+    s.blkio.psi = psi("io.pressure");
     for size in hugepage_sizes() {
         let ev = keyed(&read(d, &format!("hugetlb.{size}.events")).unwrap_or_default());
         s.hugetlb.insert(
@@ -409,6 +508,15 @@ mod tests {
         );
         mk("pids", &[("pids.current", "2\n"), ("pids.max", "max\n")]);
         mk(
+            "cpuset",
+            &[
+                ("cpuset.cpus", "0-2,5\n"),
+                ("cpuset.mems", "0\n"),
+                ("cpuset.sched_load_balance", "1\n"),
+                ("cpuset.sched_relax_domain_level", "-1\n"),
+            ],
+        );
+        mk(
             "blkio",
             &[(
                 "blkio.throttle.io_service_bytes_recursive",
@@ -420,6 +528,7 @@ mod tests {
             ("memory", &tmp.path().join("memory")),
             ("pids", &tmp.path().join("pids")),
             ("blkio", &tmp.path().join("blkio")),
+            ("cpuset", &tmp.path().join("cpuset")),
         ]);
         let paths = crate::plan(&layout, "/c").unwrap();
         let s = stats(&paths);
@@ -436,12 +545,38 @@ mod tests {
         assert_eq!(s.blkio.io_service_bytes_recursive.len(), 2);
         assert_eq!(s.blkio.io_service_bytes_recursive[1].value, 1024);
         assert_eq!(oom_kills(&paths), 3);
+        assert_eq!(s.cpuset.cpus, [0, 1, 2, 5]);
+        assert_eq!(s.cpuset.mems, [0]);
+        assert_eq!(s.cpuset.sched_load_balance, 1);
+        assert_eq!(s.cpuset.sched_relax_domain_level, -1);
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["memory"]["usage"]["limit"], 1048576);
         assert_eq!(v["cpu"]["throttling"]["throttledPeriods"], 1);
         assert!(
             v["pids"].get("limit").is_none(),
             "omitted when zero, as runc"
+        );
+    }
+
+    #[test]
+    fn pressure_files() {
+        let p = parse_psi(
+            "some avg10=1.50 avg60=0.25 avg300=0.00 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+        );
+        assert_eq!(
+            p.some,
+            PsiData {
+                avg10: 1.5,
+                avg60: 0.25,
+                avg300: 0.0,
+                total: 12345
+            }
+        );
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["some"]["total"], 12345);
+        assert!(
+            v.get("full").is_none(),
+            "all-zero full is left out, as runc"
         );
     }
 

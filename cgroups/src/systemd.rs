@@ -147,31 +147,18 @@ pub fn plan_systemd(layout: &Layout, cgroups_path: Option<&str>, id: &str) -> Re
 /// `0-2,7` as the bitmask systemd takes for AllowedCPUs/AllowedMemoryNodes: bit N is
 /// bit N%8 of byte N/8, no trailing zero bytes.
 pub fn list_to_bits(list: &str) -> Result<Vec<u8>> {
-    let bad = || {
+    let numbers = resources::cpu_list(list).filter(|n| !n.is_empty());
+    let numbers = numbers.ok_or_else(|| {
         Error::Invalid(format!(
             "cpu list {list:?}: not a list of numbers and ranges"
         ))
-    };
+    })?;
     let mut bits: Vec<u8> = Vec::new();
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (usize, usize) = (
-            a.trim().parse().map_err(|_| bad())?,
-            b.trim().parse().map_err(|_| bad())?,
-        );
-        // Far above any kernel's NR_CPUS or MAX_NUMNODES.
-        if a > b || b >= 1 << 16 {
-            return Err(bad());
+    for n in numbers.into_iter().map(usize::from) {
+        if bits.len() <= n / 8 {
+            bits.resize(n / 8 + 1, 0);
         }
-        for n in a..=b {
-            if bits.len() <= n / 8 {
-                bits.resize(n / 8 + 1, 0);
-            }
-            bits[n / 8] |= 1 << (n % 8);
-        }
-    }
-    if bits.is_empty() {
-        return Err(bad());
+        bits[n / 8] |= 1 << (n % 8);
     }
     Ok(bits)
 }
