@@ -243,3 +243,32 @@ fn json_log_gets_one_error_line() {
     assert_eq!(r.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
 }
+
+/// Where O_TMPFILE is missing (overlayfs before 6.6) every pid file goes through a named
+/// temporary, named after the pid it holds: one that a killed create left goes with
+/// `delete`, and a pid file naming someone else stays.
+#[test]
+fn delete_removes_a_pid_file_and_a_temporary_left_of_it() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["true"]);
+    let id = id("pidtmp");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let r = hull.create_with(&b, &id, &["--pid-file", pid_file.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(pid, hull.state(&id)["pid"].to_string());
+    let temp = dir.path().join(format!(".pid.{pid}"));
+    std::fs::write(&temp, &pid).unwrap();
+    let other = dir.path().join(".pid.1");
+    std::fs::write(&other, "1").unwrap();
+    assert_eq!(hull.run(&["delete", &id]).code, 0);
+    assert!(
+        !pid_file.exists() && !temp.exists(),
+        "pid file or its temporary left"
+    );
+    assert!(other.exists(), "a temporary of another pid was removed");
+    assert_no_leaks(&hull, &id, b.path());
+}

@@ -108,11 +108,7 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = path.with_file_name(format!(
-        ".{}.{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid"),
-        std::process::id()
-    ));
+    let tmp = pid_file_temp(path, pid);
     let unnamed = std::fs::OpenOptions::new()
         .write(true)
         .mode(0o644)
@@ -164,11 +160,21 @@ fn link_fd(f: &std::fs::File, path: &Path) -> std::result::Result<(), Errno> {
     Errno::result(r).map(|_| ())
 }
 
-/// Removes the pid file if it still names `pid` (a later container may own it now).
+/// The named temporary of a pid file that holds `pid`: named after the pid, so that
+/// `delete` finds one a killed runtime left (on filesystems without O_TMPFILE, such as
+/// overlayfs before 6.6, every pid file goes through one).
+fn pid_file_temp(path: &Path, pid: i32) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("pid");
+    path.with_file_name(format!(".{name}.{pid}"))
+}
+
+/// Removes the pid file if it still names `pid` (a later container may own it now), and
+/// a temporary of it left half-way.
 fn remove_pid_file(path: &Path, pid: i32) {
     if std::fs::read_to_string(path).is_ok_and(|s| s.trim() == pid.to_string()) {
         let _ = std::fs::remove_file(path);
     }
+    let _ = std::fs::remove_file(pid_file_temp(path, pid));
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
