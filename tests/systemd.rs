@@ -105,6 +105,19 @@ fn scope_with_limits_exec_update_and_delete() {
     let r = hull.run(&["exec", &id, "sh", "-c", "cat /proc/self/cgroup"]);
     assert_eq!(r.code, 0, "exec: {}", r.stderr);
 
+    // pause, ps and stats work on the unit's cgroup.
+    assert_eq!(hull.run(&["pause", &id]).code, 0);
+    assert_eq!(hull.status(&id), "paused");
+    assert_eq!(read(&format!("{cg}/cgroup.freeze")), "1");
+    assert_eq!(hull.run(&["resume", &id]).code, 0);
+    assert_eq!(hull.status(&id), "running");
+    let ps = hull.run(&["ps", "--format", "json", &id]);
+    assert_eq!(ps.code, 0, "ps: {}", ps.stderr);
+    assert!(ps.stdout.contains(&pid.to_string()), "ps: {}", ps.stdout);
+    let stats = hull.run(&["events", "--stats", &id]);
+    let stats: serde_json::Value = serde_json::from_str(stats.stdout.trim()).unwrap();
+    assert_eq!(stats["data"]["pids"]["limit"], 20, "{stats}");
+
     // update reaches both systemd and the cgroup.
     let r = hull.run(&["update", "--memory", "128m", "--pids-limit", "30", &id]);
     assert_eq!(r.code, 0, "update: {}", r.stderr);
