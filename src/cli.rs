@@ -73,6 +73,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Update the resource limits of a running container
     Update(Box<UpdateArgs>),
+    /// Show the enabled features (JSON, as the runtime spec's features.md)
+    Features,
 }
 
 #[derive(Args, Debug)]

@@ -12,6 +12,16 @@ use oci_spec::runtime::Hook;
 
 use crate::error::{Error, Result};
 
+/// The hooks of the spec, in the order a container meets them.
+pub const NAMES: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
 const MAX_OUTPUT: usize = 64 << 10;
 
 /// Reads what is there; false at end of file.

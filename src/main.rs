@@ -43,6 +43,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Ps(a) => commands::ps::run(&store, a),
         Command::Events(a) => commands::events::run(&store, a),
         Command::Update(a) => commands::update::run(&store, a),
+        Command::Features => commands::features::run(),
     }
 }
 

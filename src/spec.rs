@@ -315,14 +315,15 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     }
     if let Some(h) = spec.hooks() {
-        for (kind, list) in [
-            ("prestart", h.prestart()),
-            ("createRuntime", h.create_runtime()),
-            ("createContainer", h.create_container()),
-            ("startContainer", h.start_container()),
-            ("poststart", h.poststart()),
-            ("poststop", h.poststop()),
-        ] {
+        let lists = [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+            h.poststart(),
+            h.poststop(),
+        ];
+        for (kind, list) in crate::hooks::NAMES.into_iter().zip(lists) {
             for (i, hook) in list.iter().flatten().enumerate() {
                 if !hook.path().is_absolute() {
                     return Err(Error::msg(format!(

@@ -272,3 +272,55 @@ fn delete_removes_a_pid_file_and_a_temporary_left_of_it() {
     assert!(other.exists(), "a temporary of another pid was removed");
     assert_no_leaks(&hull, &id, b.path());
 }
+
+/// `features` (runc's, the runtime spec's features.md): what a caller checks before it
+/// generates a config.
+#[test]
+fn features_report_what_hull_supports() {
+    let hull = Hull::default();
+    let r = hull.run(&["features"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let f: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert_eq!(f["hooks"].as_array().unwrap().len(), 6, "{f}");
+    let has = |v: &serde_json::Value, item: &str| {
+        v.as_array()
+            .unwrap_or_else(|| panic!("{v} is not a list"))
+            .iter()
+            .any(|x| x == item)
+    };
+    for opt in [
+        "rbind",
+        "rro",
+        "idmap",
+        "ridmap",
+        "tmpcopyup",
+        "nosymfollow",
+    ] {
+        assert!(has(&f["mountOptions"], opt), "{opt} not in mountOptions");
+    }
+    let linux = &f["linux"];
+    assert!(has(&linux["namespaces"], "time"));
+    assert!(has(&linux["capabilities"], "CAP_SYS_ADMIN"));
+    assert_eq!(linux["cgroup"]["v2"], true);
+    assert_eq!(linux["cgroup"]["systemd"], true);
+    let sc = &linux["seccomp"];
+    assert!(has(&sc["actions"], "SCMP_ACT_NOTIFY"));
+    assert!(has(&sc["operators"], "SCMP_CMP_MASKED_EQ"));
+    assert!(has(&sc["archs"], "SCMP_ARCH_X86_64") && has(&sc["archs"], "SCMP_ARCH_S390X"));
+    assert!(
+        !has(&sc["archs"], "SCMP_ARCH_LOONGARCH64"),
+        "no table for it"
+    );
+    for flag in sc["supportedFlags"].as_array().unwrap() {
+        assert!(has(&sc["knownFlags"], flag.as_str().unwrap()), "{flag}");
+    }
+    assert!(has(
+        &f["potentiallyUnsafeConfigAnnotations"],
+        "org.systemd.property."
+    ));
+    assert_eq!(
+        f["annotations"]["org.hull.version"],
+        env!("CARGO_PKG_VERSION")
+    );
+}

@@ -761,6 +761,96 @@ fn set_filter(filter: &[Insn], flags: u32) -> std::io::Result<libc::c_long> {
     }
 }
 
+/// What this compiler takes, for `hull features`.
+pub struct Features {
+    /// Every action and operator of the spec (each is compiled).
+    pub actions: Vec<LinuxSeccompAction>,
+    pub operators: Vec<LinuxSeccompOperator>,
+    /// The architectures with a syscall table.
+    pub archs: Vec<Arch>,
+    /// Flags a profile may ask for, and those of them this kernel takes (TSYNC is
+    /// accepted and ignored, as runc does, so it counts as taken).
+    pub known_flags: Vec<LinuxSeccompFilterFlag>,
+    pub supported_flags: Vec<LinuxSeccompFilterFlag>,
+}
+
+pub fn features() -> Features {
+    use Arch::*;
+    use LinuxSeccompAction::*;
+    use LinuxSeccompFilterFlag::*;
+    use LinuxSeccompOperator::*;
+    let all_archs = [
+        ScmpArchNative,
+        ScmpArchX86,
+        ScmpArchX86_64,
+        ScmpArchX32,
+        ScmpArchArm,
+        ScmpArchAarch64,
+        ScmpArchMips,
+        ScmpArchMips64,
+        ScmpArchMips64n32,
+        ScmpArchMipsel,
+        ScmpArchMipsel64,
+        ScmpArchMipsel64n32,
+        ScmpArchPpc,
+        ScmpArchPpc64,
+        ScmpArchPpc64le,
+        ScmpArchS390,
+        ScmpArchS390x,
+        ScmpArchParisc,
+        ScmpArchParisc64,
+        ScmpArchRiscv64,
+        ScmpArchLoongarch64,
+        ScmpArchM68k,
+        ScmpArchSh,
+        ScmpArchSheb,
+    ];
+    let known_flags = vec![
+        SeccompFilterFlagTsync,
+        SeccompFilterFlagLog,
+        SeccompFilterFlagSpecAllow,
+        SeccompFilterFlagWaitKillableRecv,
+    ];
+    let supported_flags = known_flags
+        .iter()
+        .filter(|f| match f {
+            SeccompFilterFlagTsync => true,
+            SeccompFilterFlagLog => kernel_knows_flag(FLAG_LOG),
+            SeccompFilterFlagSpecAllow => kernel_knows_flag(FLAG_SPEC_ALLOW),
+            SeccompFilterFlagWaitKillableRecv => kernel_knows_flag(FLAG_WAIT_KILLABLE_RECV),
+        })
+        .cloned()
+        .collect();
+    Features {
+        actions: vec![
+            ScmpActKill,
+            ScmpActKillThread,
+            ScmpActKillProcess,
+            ScmpActTrap,
+            ScmpActErrno,
+            ScmpActTrace,
+            ScmpActAllow,
+            ScmpActLog,
+            ScmpActNotify,
+        ],
+        operators: vec![
+            ScmpCmpNe,
+            ScmpCmpLt,
+            ScmpCmpLe,
+            ScmpCmpEq,
+            ScmpCmpGe,
+            ScmpCmpGt,
+            ScmpCmpMaskedEq,
+        ],
+        archs: all_archs
+            .into_iter()
+            .filter(|&a| a == ScmpArchNative || matches!(abi(a), Ok(Some(_))))
+            .collect(),
+        known_flags,
+        supported_flags,
+    }
+}
+
 /// A flag the kernel knows makes a filter-less call fail with EFAULT (it reads the
 /// program next); an unknown one fails with EINVAL first.
 fn kernel_knows_flag(flag: u32) -> bool {

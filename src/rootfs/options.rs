@@ -32,37 +32,52 @@ enum Opt {
 
 const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
 
-fn lookup(name: &str) -> Option<Opt> {
-    use Opt::*;
-    let e = MsFlags::empty();
-    Some(match name {
-        "defaults" => Flag(e, e),
-        "ro" => Flag(MsFlags::MS_RDONLY, e),
-        "rw" => Flag(e, MsFlags::MS_RDONLY),
-        "nosuid" => Flag(MsFlags::MS_NOSUID, e),
-        "suid" => Flag(e, MsFlags::MS_NOSUID),
-        "nodev" => Flag(MsFlags::MS_NODEV, e),
-        "dev" => Flag(e, MsFlags::MS_NODEV),
-        "noexec" => Flag(MsFlags::MS_NOEXEC, e),
-        "exec" => Flag(e, MsFlags::MS_NOEXEC),
-        "sync" => Flag(MsFlags::MS_SYNCHRONOUS, e),
-        "async" => Flag(e, MsFlags::MS_SYNCHRONOUS),
-        "dirsync" => Flag(MsFlags::MS_DIRSYNC, e),
-        "remount" => Flag(MsFlags::MS_REMOUNT, e),
-        "mand" => Flag(MsFlags::MS_MANDLOCK, e),
-        "nomand" => Flag(e, MsFlags::MS_MANDLOCK),
-        "atime" => Flag(e, MsFlags::MS_NOATIME),
-        "noatime" => Flag(MsFlags::MS_NOATIME, e),
-        "diratime" => Flag(e, MsFlags::MS_NODIRATIME),
-        "nodiratime" => Flag(MsFlags::MS_NODIRATIME, e),
-        "relatime" => Flag(MsFlags::MS_RELATIME, e),
-        "norelatime" => Flag(e, MsFlags::MS_RELATIME),
-        "strictatime" => Flag(MsFlags::MS_STRICTATIME, e),
-        "nostrictatime" => Flag(e, MsFlags::MS_STRICTATIME),
-        "nosymfollow" => Flag(MS_NOSYMFOLLOW, e),
-        "symfollow" => Flag(e, MS_NOSYMFOLLOW),
-        "bind" => Flag(MsFlags::MS_BIND, e),
-        "rbind" => Flag(MsFlags::MS_BIND | MsFlags::MS_REC, e),
+const NONE: MsFlags = MsFlags::empty();
+
+/// The option table: `lookup` and the list of names (`KNOWN`) from one place.
+macro_rules! options {
+    ($($name:literal => $opt:expr,)*) => {
+        fn lookup(name: &str) -> Option<Opt> {
+            use Opt::*;
+            Some(match name {
+                $($name => $opt,)*
+                _ => return None,
+            })
+        }
+
+        /// Every option name, space-separated (one string: no pointers to relocate).
+        pub const KNOWN: &str = concat!($($name, " ",)*);
+    };
+}
+
+options! {
+        "defaults" => Flag(NONE, NONE),
+        "ro" => Flag(MsFlags::MS_RDONLY, NONE),
+        "rw" => Flag(NONE, MsFlags::MS_RDONLY),
+        "nosuid" => Flag(MsFlags::MS_NOSUID, NONE),
+        "suid" => Flag(NONE, MsFlags::MS_NOSUID),
+        "nodev" => Flag(MsFlags::MS_NODEV, NONE),
+        "dev" => Flag(NONE, MsFlags::MS_NODEV),
+        "noexec" => Flag(MsFlags::MS_NOEXEC, NONE),
+        "exec" => Flag(NONE, MsFlags::MS_NOEXEC),
+        "sync" => Flag(MsFlags::MS_SYNCHRONOUS, NONE),
+        "async" => Flag(NONE, MsFlags::MS_SYNCHRONOUS),
+        "dirsync" => Flag(MsFlags::MS_DIRSYNC, NONE),
+        "remount" => Flag(MsFlags::MS_REMOUNT, NONE),
+        "mand" => Flag(MsFlags::MS_MANDLOCK, NONE),
+        "nomand" => Flag(NONE, MsFlags::MS_MANDLOCK),
+        "atime" => Flag(NONE, MsFlags::MS_NOATIME),
+        "noatime" => Flag(MsFlags::MS_NOATIME, NONE),
+        "diratime" => Flag(NONE, MsFlags::MS_NODIRATIME),
+        "nodiratime" => Flag(MsFlags::MS_NODIRATIME, NONE),
+        "relatime" => Flag(MsFlags::MS_RELATIME, NONE),
+        "norelatime" => Flag(NONE, MsFlags::MS_RELATIME),
+        "strictatime" => Flag(MsFlags::MS_STRICTATIME, NONE),
+        "nostrictatime" => Flag(NONE, MsFlags::MS_STRICTATIME),
+        "nosymfollow" => Flag(MS_NOSYMFOLLOW, NONE),
+        "symfollow" => Flag(NONE, MS_NOSYMFOLLOW),
+        "bind" => Flag(MsFlags::MS_BIND, NONE),
+        "rbind" => Flag(MsFlags::MS_BIND | MsFlags::MS_REC, NONE),
         "private" => Propagation(MsFlags::MS_PRIVATE),
         "rprivate" => Propagation(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
         "shared" => Propagation(MsFlags::MS_SHARED),
@@ -91,8 +106,6 @@ fn lookup(name: &str) -> Option<Opt> {
         "idmap" => IdMap { recursive: false },
         "ridmap" => IdMap { recursive: true },
         "tmpcopyup" => TmpCopyUp,
-        _ => return None,
-    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
