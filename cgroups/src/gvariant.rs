@@ -121,6 +121,9 @@ impl Parser<'_> {
 
     /// A parenthesised signature after `@`, as in `@a(ss)`.
     fn signature(&mut self) -> Result<String, String> {
+        if !self.rest().starts_with('(') {
+            return Err(format!("unexpected {:?} after @", self.rest()));
+        }
         let start = self.pos;
         let mut depth = 0;
         for (i, c) in self.rest().char_indices() {
@@ -130,7 +133,7 @@ impl Parser<'_> {
                 _ => {}
             }
             if depth == 0 {
-                self.pos += i + 1;
+                self.pos += i + c.len_utf8();
                 return Ok(self.s[start..self.pos].to_string());
             }
         }
@@ -411,6 +414,34 @@ mod tests {
                 "{bad:?} was accepted: {:?}",
                 parse(bad)
             );
+        }
+    }
+
+    /// Random text over GVariant's characters (and a multi-byte one) never panics: a
+    /// config.json value must give an error, not abort the runtime.
+    #[test]
+    fn random_text_never_panics() {
+        let alphabet: Vec<char> = "'\"\\@[](),: -+.0123456789abeftuxy_qsogdinrmlcp\u{e9}"
+            .chars()
+            .collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..100_000 {
+            let len = next() % 24;
+            let text: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let _ = parse(&text);
+        }
+        for text in [
+            "@", "@a", "@a(", "@(", "@\u{e9}1", "@)", "((", "[[1]]", "[(1)]", "1e",
+        ] {
+            let _ = parse(text);
         }
     }
 
