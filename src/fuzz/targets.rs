@@ -36,7 +36,12 @@ pub fn rich_base() -> Value {
     ]);
     p["capabilities"]["inheritable"] = serde_json::json!(["CAP_KILL"]);
     v["domainname"] = serde_json::json!("example.com");
-    v["annotations"] = serde_json::json!({"org.example.key": "value"});
+    v["annotations"] = serde_json::json!({
+        "org.example.key": "value",
+        "org.systemd.property.TimeoutStopSec": "uint64 5",
+        "org.systemd.property.CollectMode": "'inactive-or-failed'",
+        "org.systemd.property.DeviceAllow": "[('/dev/null', 'rw'), ('char-pts', 'rwm')]",
+    });
     v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true", "args": ["true"], "env": ["A=b"], "timeout": 5}]});
     v["mounts"]
         .as_array_mut()
@@ -206,7 +211,19 @@ pub fn config(text: &[u8], passwd: Option<&str>) -> Result<(), TestCaseError> {
         .unwrap_or_else(|| f.bundle.join("rootfs"));
     check("ProcessPlan::build", ProcessPlan::build(&spec, passwd))?;
     check("SeccompPlan::build", SeccompPlan::build(&spec))?;
+    // What `--systemd-cgroup` adds: the unit name and the annotations' properties.
+    if let Some(a) = spec.annotations() {
+        check(
+            "systemd::annotation_properties",
+            hull_cgroups::systemd::annotation_properties(a).map_err(Into::into),
+        )?;
+    }
     let linux = spec.linux().clone().unwrap_or_default();
+    let cgroups_path = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy());
+    check(
+        "systemd::Unit::parse",
+        hull_cgroups::systemd::Unit::parse(cgroups_path.as_deref(), "fuzz").map_err(Into::into),
+    )?;
     let cg_path = linux
         .cgroups_path()
         .as_ref()
