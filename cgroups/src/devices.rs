@@ -214,48 +214,37 @@ impl Emulator {
         let mut allow = Vec::new();
         let mut unexpressed = Vec::new();
         for (meta, &access) in &self.exceptions {
-            let (kind, dir) = match meta.node {
-                Node::Block => ("block", "block"),
-                _ => ("char", "char"),
+            let kind = match meta.node {
+                Node::Block => "block",
+                _ => "char",
             };
             let path = match (meta.major, meta.minor) {
-                (None, None) => format!("{kind}-*"),
-                (Some(major), None) if version >= 240 => format!("{kind}-{major}"),
-                (Some(major), None) => match proc_devices_group(kind, major) {
-                    Some(group) => format!("{kind}-{group}"),
-                    None => {
-                        unexpressed.push(
-                            Rule {
-                                meta: *meta,
-                                access,
-                                allow: true,
-                            }
-                            .v1_line(),
-                        );
-                        continue;
-                    }
-                },
+                (None, None) => Some(format!("{kind}-*")),
+                (Some(major), None) if version >= 240 => Some(format!("{kind}-{major}")),
+                (Some(major), None) => {
+                    proc_devices_group(kind, major).map(|group| format!("{kind}-{group}"))
+                }
                 (Some(major), Some(minor)) => {
-                    let path = format!("/dev/{dir}/{major}:{minor}");
+                    let path = format!("/dev/{kind}/{major}:{minor}");
                     // Before 240 systemd stat()s the path and skips what is not there.
                     if version < 240 && !std::path::Path::new(&path).exists() {
                         continue;
                     }
-                    path
+                    Some(path)
                 }
-                (None, Some(_)) => {
-                    unexpressed.push(
-                        Rule {
-                            meta: *meta,
-                            access,
-                            allow: true,
-                        }
-                        .v1_line(),
-                    );
-                    continue;
-                }
+                (None, Some(_)) => None,
             };
-            allow.push((path, access_str(access)));
+            match path {
+                Some(path) => allow.push((path, access_str(access))),
+                None => unexpressed.push(
+                    Rule {
+                        meta: *meta,
+                        access,
+                        allow: true,
+                    }
+                    .v1_line(),
+                ),
+            }
         }
         ("strict", allow, unexpressed)
     }

@@ -124,16 +124,20 @@ fn pids_value(limit: i64) -> Option<String> {
 }
 
 /// A cpu or memory node list (`0-2,7`) as its numbers, ascending per range; None when it
-/// is not one. Numbers stop below 65536, far above any kernel's NR_CPUS or MAX_NUMNODES.
+/// is not one (an empty part included), Some(empty) for blank text. Numbers stop below
+/// 65536, far above any kernel's NR_CPUS or MAX_NUMNODES.
 pub(crate) fn cpu_list(s: &str) -> Option<Vec<u16>> {
     let mut out = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    if s.trim().is_empty() {
+        return Some(out);
+    }
+    for part in s.split(',').map(str::trim) {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
         let num = |n: &str| match n.bytes().all(|b| b.is_ascii_digit()) {
             true => n.parse::<u16>().ok(),
             false => None,
         };
-        let (a, b) = (num(a.trim())?, num(b.trim())?);
+        let (a, b) = (num(a)?, num(b)?);
         if a > b {
             return None;
         }
@@ -933,6 +937,15 @@ mod tests {
         ("memory.kmem.limit_in_bytes", ""),
         ("memory.use_hierarchy", ""),
     ];
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(cpu_list(" 0-2 , 7 "), Some(vec![0, 1, 2, 7]));
+        assert_eq!(cpu_list("\n"), Some(vec![]));
+        for bad in ["1,,2", "1,", "1 - 3", "+1", "3-1", "a", "65536"] {
+            assert_eq!(cpu_list(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn v1_memory() {
