@@ -31,6 +31,10 @@ pub struct Unit {
     pub name: String,
     /// The slice a scope goes in (or a slice wants).
     pub slice: String,
+    /// Extra unit properties from the spec's annotations ([`annotation_properties`]),
+    /// needed only by the `create` that starts the unit.
+    #[serde(skip)]
+    pub properties: Vec<(String, Value)>,
 }
 
 /// A slice's cgroup path: systemd nests `a-b.slice` as `/a.slice/a-b.slice`; `-.slice` is
@@ -91,6 +95,7 @@ impl Unit {
         Ok(Unit {
             name,
             slice: slice.to_string(),
+            properties: Vec::new(),
         })
     }
 
@@ -133,15 +138,29 @@ pub fn plan_unit(layout: &Layout, unit: Unit) -> Result<CgroupPaths> {
     Ok(paths)
 }
 
-/// The container's cgroup as a systemd unit, for `cgroups_path` and container `id`.
-pub fn plan_systemd(layout: &Layout, cgroups_path: Option<&str>, id: &str) -> Result<CgroupPaths> {
+/// The container's cgroup as a systemd unit, for `cgroups_path` and container `id`, with
+/// the unit properties `annotations` ask for (checked first, systemd or not).
+pub fn plan_systemd(
+    layout: &Layout,
+    cgroups_path: Option<&str>,
+    id: &str,
+    annotations: Option<&std::collections::HashMap<String, String>>,
+) -> Result<CgroupPaths> {
+    let properties = match annotations {
+        Some(a) => annotation_properties(a)?,
+        None => Vec::new(),
+    };
     // sd_booted(3)'s test, as runc's.
     if !Path::new("/run/systemd/system").is_dir() {
         return Err(Error::Invalid(
             "systemd not running on this host, cannot use systemd cgroups manager".into(),
         ));
     }
-    plan_unit(layout, Unit::parse(cgroups_path, id)?)
+    let unit = Unit {
+        properties,
+        ..Unit::parse(cgroups_path, id)?
+    };
+    plan_unit(layout, unit)
 }
 
 /// `0-2,7` as the bitmask systemd takes for AllowedCPUs/AllowedMemoryNodes: bit N is
@@ -492,15 +511,10 @@ fn reset_failed(bus: &mut Bus, name: &str) {
 
 /// Starts the container's unit with `pid` (its init, already cloned) in it, waits until
 /// systemd has made the cgroup, moves `pid` into the hierarchies systemd does not manage,
-/// and applies `r` through cgroupfs. `extra` are the annotations' properties
-/// ([`annotation_properties`]), sent last so that they win. The unit name must be in the
-/// state already: `remove` stops it whatever happened here. Returns warnings to log.
-pub fn start_unit(
-    paths: &CgroupPaths,
-    pid: i32,
-    r: &LinuxResources,
-    extra: &[(String, Value)],
-) -> Result<Vec<String>> {
+/// and applies `r` through cgroupfs. The annotations' properties go last, so that they
+/// win. The unit name must be in the state already: `remove` stops it whatever happened
+/// here. Returns warnings to log.
+pub fn start_unit(paths: &CgroupPaths, pid: i32, r: &LinuxResources) -> Result<Vec<String>> {
     let unit = paths
         .systemd
         .as_ref()
@@ -513,7 +527,7 @@ pub fn start_unit(
     let mut props = unit_properties(unit, paths.v2, pid);
     props.extend(res_props);
     props.extend(device_props);
-    props.extend(extra.iter().cloned());
+    props.extend(unit.properties.iter().cloned());
     let args = [
         Value::Str(unit.name.clone()),
         Value::Str("replace".into()),

@@ -198,17 +198,6 @@ fn socket_activation_fds() -> u32 {
     }
 }
 
-/// With `--systemd-cgroup`: the unit properties the spec's annotations ask for.
-fn unit_annotations(
-    spec: &Spec,
-    o: &CreateOpts<'_>,
-) -> Result<Vec<(String, hull_cgroups::dbus::Value)>> {
-    match (o.systemd_cgroup, spec.annotations()) {
-        (true, Some(a)) => Ok(hull_cgroups::systemd::annotation_properties(a)?),
-        _ => Ok(Vec::new()),
-    }
-}
-
 /// Everything before anything is made: spec, paths, plan. Pure but for reads.
 fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
     super::id::validate(o.id)?;
@@ -245,9 +234,10 @@ fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
         .cgroups_path()
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
-    unit_annotations(&spec, o)?;
     let cgroup = match (o.systemd_cgroup, cg_path) {
-        (true, p) => hull_cgroups::plan_systemd(&layout, p.as_deref(), o.id)?,
+        (true, p) => {
+            hull_cgroups::plan_systemd(&layout, p.as_deref(), o.id, spec.annotations().as_ref())?
+        }
         (false, Some(p)) => hull_cgroups::plan(&layout, &p)?,
         (false, None) => hull_cgroups::plan(&layout, &format!("/hull-{}", o.id))?,
     };
@@ -344,7 +334,6 @@ fn make(
         None
     };
     let resources = resources_with_devices(spec);
-    let unit_extra = unit_annotations(spec, o)?;
     let with_init = state.cgroup.made_with_init();
     if !with_init {
         hull_cgroups::create(&state.cgroup)?;
@@ -358,7 +347,7 @@ fn make(
         state.pid = pid;
         state.pid_start_time = process_start_time(pid).unwrap_or(0);
         if with_init {
-            let warnings = hull_cgroups::start_unit(&state.cgroup, pid, &resources, &unit_extra)?;
+            let warnings = hull_cgroups::start_unit(&state.cgroup, pid, &resources)?;
             warnings.iter().for_each(|w| crate::logging::warn(w));
         }
         Ok(())
@@ -612,7 +601,7 @@ fn destroy_unrecorded(dir: ContainerDir, id: &str) -> Result<()> {
     if let Ok(layout) = hull_cgroups::Layout::detect() {
         let defaults = [
             hull_cgroups::plan(&layout, &format!("/hull-{id}")),
-            hull_cgroups::plan_systemd(&layout, None, id),
+            hull_cgroups::plan_systemd(&layout, None, id, None),
         ];
         for cgroup in defaults.into_iter().flatten() {
             if cgroup.leaves().any(|d| d.exists()) {
