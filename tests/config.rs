@@ -131,16 +131,7 @@ fn devices_and_dev_links() {
 fn the_device_cgroup_denies_nodes_it_does_not_allow() {
     require_root!();
     let r = run_in(
-        |c| {
-            c["mounts"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
-            let caps = &mut c["process"]["capabilities"];
-            for set in ["bounding", "effective", "permitted"] {
-                caps[set].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
-            }
-        },
+        common::mknod_scratch,
         &sh(
             "mknod /mnt/zero c 1 5 && mknod /mnt/odd c 42 0 && head -c 3 /mnt/zero | wc -c; \
              cat /mnt/odd; echo odd=$?",

@@ -267,12 +267,7 @@ fn new_user_namespace_with_a_joined_one_and_new_ones_inside_a_joined_user_namesp
             .unwrap()
             .retain(|m| m["type"] != "cgroup");
         set_ns_path(c, "user", format!("/proc/{pid}/ns/user"));
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYS_ADMIN"));
-        }
+        common::grant_cap(c, "CAP_SYS_ADMIN");
     });
     let c = id("joinuser-newmnt");
     let r = hull.run_container(&third, &c);

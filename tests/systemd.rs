@@ -42,6 +42,13 @@ fn systemd_run(hull: &Hull, b: &Bundle, id: &str) -> common::Run {
     ])
 }
 
+/// `hull --systemd-cgroup run -d` of `b`; panics if it fails.
+fn systemd_run_d(hull: &Hull, b: &Bundle, id: &str) {
+    let path = b.path().to_str().unwrap();
+    let r = hull.run_detached(&["--systemd-cgroup", "run", "-d", "--bundle", path, id]);
+    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+}
+
 /// `systemctl show -p NAME --value UNIT`.
 fn unit_property(unit: &str, name: &str) -> String {
     let out = Command::new("systemctl")
@@ -75,15 +82,7 @@ fn scope_with_limits_exec_update_and_delete() {
         });
     });
     let _guard = common::DeleteOnPanic::new(&hull, &id);
-    let r = hull.run_detached(&[
-        "--systemd-cgroup",
-        "run",
-        "-d",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
-    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+    systemd_run_d(&hull, &b, &id);
 
     // systemd's view and the cgroup's agree.
     assert_eq!(unit_property(&unit, "ActiveState"), "active");
@@ -233,19 +232,10 @@ fn device_rules_reach_systemd_and_survive_a_reload() {
     let mut b = Bundle::new(&["sleep", "1000"]);
     b.edit(|c| {
         c["linux"]["cgroupsPath"] = json!(format!("system.slice:hull:{id}"));
-        c["mounts"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
-        let caps = &mut c["process"]["capabilities"];
-        for set in ["bounding", "effective", "permitted"] {
-            caps[set].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
-        }
+        common::mknod_scratch(c);
     });
     let _guard = common::DeleteOnPanic::new(&hull, &id);
-    let path = b.path().to_str().unwrap().to_string();
-    let r = hull.run_detached(&["--systemd-cgroup", "run", "-d", "--bundle", &path, &id]);
-    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+    systemd_run_d(&hull, &b, &id);
 
     assert_eq!(unit_property(&unit, "DevicePolicy"), "strict");
     let allow = unit_property(&unit, "DeviceAllow");
@@ -298,9 +288,7 @@ fn annotations_set_unit_properties() {
         });
     });
     let _guard = common::DeleteOnPanic::new(&hull, &id);
-    let path = b.path().to_str().unwrap().to_string();
-    let r = hull.run_detached(&["--systemd-cgroup", "run", "-d", "--bundle", &path, &id]);
-    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+    systemd_run_d(&hull, &b, &id);
     assert_eq!(unit_property(&unit, "TimeoutStopUSec"), "7s");
     assert_eq!(unit_property(&unit, "CollectMode"), "inactive-or-failed");
     assert_eq!(unit_property(&unit, "Description"), "a test's container");
@@ -368,9 +356,7 @@ fn delete_force_with_a_corrupt_state_stops_the_default_unit() {
     let unit = format!("hull-{id}.scope");
     let b = Bundle::new(&["sleep", "1000"]);
     let _guard = common::DeleteOnPanic::new(&hull, &id);
-    let path = b.path().to_str().unwrap().to_string();
-    let r = hull.run_detached(&["--systemd-cgroup", "run", "-d", "--bundle", &path, &id]);
-    assert_eq!(r.code, 0, "run -d: {}", r.stderr);
+    systemd_run_d(&hull, &b, &id);
     let pid = hull.state(&id)["pid"].as_i64().unwrap();
     std::fs::write(hull.state_dir(&id).join("state.json"), b"{\"id\": tru").unwrap();
     let r = hull.run(&["delete", "-f", &id]);

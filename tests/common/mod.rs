@@ -334,6 +334,25 @@ pub fn assert_no_leaks(hull: &Hull, id: &str, bundle: &Path) {
     }
 }
 
+/// Gives the container's process `cap` in its bounding, effective and permitted sets.
+pub fn grant_cap(c: &mut Value, cap: &str) {
+    for set in ["bounding", "effective", "permitted"] {
+        c["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(cap.into());
+    }
+}
+
+/// A tmpfs at /mnt and CAP_MKNOD: room for device nodes the container makes itself.
+pub fn mknod_scratch(c: &mut Value) {
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+    grant_cap(c, "CAP_MKNOD");
+}
+
 /// Runs `args` in a fresh container to completion; returns its output. Checks no leaks.
 pub fn run_in(edit: impl FnOnce(&mut Value), args: &[&str]) -> Run {
     let hull = Hull::default();
