@@ -34,6 +34,19 @@ pub fn load(bundle: &Path) -> Result<Spec> {
     parse(&data, &path)
 }
 
+/// `data` as a JSON object, prepared (error paths start with `base`) and typed.
+fn typed_object<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+    base: &str,
+) -> std::result::Result<T, String> {
+    if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("not a JSON object".into());
+    }
+    let mut value = json_value(data)?;
+    prepare(&mut value, base)?;
+    typed(&value)
+}
+
 /// Parses and validates the text of a config.json (`path` is for the messages): what
 /// [`load`] does once the file is read. Every error is one line that names the field.
 pub fn parse(data: &[u8], path: &Path) -> Result<Spec> {
@@ -43,12 +56,7 @@ pub fn parse(data: &[u8], path: &Path) -> Result<Spec> {
             path.display()
         )))
     };
-    if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(bad("not a JSON object".into()));
-    }
-    let mut value = json_value(data).map_err(bad)?;
-    prepare(&mut value, "").map_err(bad)?;
-    let spec: Spec = typed(&value).map_err(bad)?;
+    let spec: Spec = typed_object(data, "").map_err(bad)?;
     validate(&spec)?;
     Ok(spec)
 }
@@ -62,12 +70,7 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
             path.display()
         )))
     };
-    if data.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(bad("not a JSON object".into()));
-    }
-    let mut value = json_value(data).map_err(bad)?;
-    prepare(&mut value, "process.").map_err(bad)?;
-    let process: Process = typed(&value).map_err(bad)?;
+    let process: Process = typed_object(data, "process.").map_err(bad)?;
     validate_process(&process, "").map_err(|e| bad(e.to_string()))?;
     Ok(process)
 }
