@@ -246,7 +246,7 @@ fn json_log_gets_one_error_line() {
 
 /// Where O_TMPFILE is missing (overlayfs before 6.6) every pid file goes through a named
 /// temporary, named after the pid it holds: one that a killed create left goes with
-/// `delete`, and a pid file naming someone else stays.
+/// `delete`, and the temporary of another pid stays.
 #[test]
 fn delete_removes_a_pid_file_and_a_temporary_left_of_it() {
     require_root!();
