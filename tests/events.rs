@@ -91,7 +91,8 @@ fn a_memory_hog_is_oom_killed_and_events_reports_it() {
         assert_eq!(ev["id"], id.as_str());
     }
     assert_eq!(hull.run(&["exec", &id, "touch", "/tmp/go"]).code, 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // A liveness bound, not a timing: the emulated VM took over 10 s once under load.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut oom = false;
     while Instant::now() < deadline && !oom {
         let ev = next();
