@@ -146,6 +146,14 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     recv_with_fd(sock, &mut buf)?.1.ok_or(Errno::EBADMSG)
 }
 
+/// Turns off the pty's newline translation.
+pub fn clear_onlcr(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, OutputFlags, SetArg};
+    let mut t = tcgetattr(fd)?;
+    t.output_flags.remove(OutputFlags::ONLCR);
+    tcsetattr(fd, SetArg::TCSANOW, &t)
+}
+
 /// Puts the terminal on `fd` in raw mode; the returned guard restores it.
 pub struct RawMode {
     fd: RawFd,
@@ -191,6 +199,15 @@ pub fn pump(from: BorrowedFd<'_>, to: impl AsFd) -> bool {
     true
 }
 
+/// The child's side of a [`ConsoleTarget`].
+#[derive(Clone, Copy)]
+pub struct ChildConsole {
+    pub sock: RawFd,
+    /// hull relays the pty itself: as runc, its output then keeps the process's bytes
+    /// ("\n", not "\r\n"); a console socket's receiver gets the pty's defaults.
+    pub relayed: bool,
+}
+
 /// Where the child's pty master goes: the caller's console socket, or back to us for a
 /// foreground process whose terminal hull relays.
 pub enum ConsoleTarget {
@@ -216,11 +233,17 @@ impl ConsoleTarget {
         }
     }
 
-    /// The fd the child sends the master on.
-    pub fn child_fd(&self) -> RawFd {
+    /// What the child needs: the fd it sends the master on, and whether hull relays it.
+    pub fn child_end(&self) -> ChildConsole {
         match self {
-            ConsoleTarget::Socket(s) => s.as_raw_fd(),
-            ConsoleTarget::Relay { child, .. } => child.as_raw_fd(),
+            ConsoleTarget::Socket(s) => ChildConsole {
+                sock: s.as_raw_fd(),
+                relayed: false,
+            },
+            ConsoleTarget::Relay { child, .. } => ChildConsole {
+                sock: child.as_raw_fd(),
+                relayed: true,
+            },
         }
     }
 

@@ -190,7 +190,7 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         plan: &plan,
         init: &init,
         root: plan.chroot.then_some(root),
-        console: console.as_ref().map(|c| c.child_fd()),
+        console: console.as_ref().map(|c| c.child_end()),
         preserve_fds: a.preserve_fds,
         container_state: plan
             .seccomp

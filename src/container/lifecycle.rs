@@ -358,7 +358,7 @@ fn make(
         hooks: spec.hooks().clone(),
         fifo_dir,
         preserve_fds: socket_activation_fds() + o.preserve_fds,
-        console: console.as_ref().map(|c| c.child_fd()),
+        console: console.as_ref().map(|c| c.child_end()),
         lock_fd: dir.fd().as_raw_fd(),
         on_cloned: &mut on_cloned,
         hook_state: &hook_state,

@@ -47,7 +47,7 @@ pub struct ChildContext<'a> {
     pub preserve_fds: u32,
     pub hooks: Option<oci_spec::runtime::Hooks>,
     /// Where the pty master goes when the process has a terminal.
-    pub console: Option<RawFd>,
+    pub console: Option<crate::terminal::ChildConsole>,
     /// The v1 cgroups to join first thing (None when already joined, or no cgroup).
     pub cgroup: Option<&'a hull_cgroups::Entry>,
 }
@@ -129,7 +129,7 @@ pub struct ExecChildContext<'a> {
     pub init: RawFd,
     /// The init's root, for a container without a mount namespace of its own.
     pub root: Option<OwnedFd>,
-    pub console: Option<RawFd>,
+    pub console: Option<crate::terminal::ChildConsole>,
     pub preserve_fds: u32,
     pub cgroup: Option<&'a hull_cgroups::Entry>,
 }
@@ -173,8 +173,8 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
         nix::unistd::fchdir(root.as_raw_fd()).step(|| "enter the container's root".into())?;
         nix::unistd::chroot(".").step(|| "chroot to the container's root".into())?;
     }
-    if let Some(sock) = ctx.console {
-        setup_console(p, sock)?;
+    if let Some(console) = ctx.console {
+        setup_console(p, console)?;
     }
     let exe = prepare_process(
         p,
@@ -308,8 +308,8 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     }
     drop((root, devnull));
 
-    if let Some(sock) = ctx.console {
-        setup_console(&plan.process, sock)?;
+    if let Some(console) = ctx.console {
+        setup_console(&plan.process, console)?;
     }
     let p = &plan.process;
     let exe = prepare_process(
@@ -343,13 +343,17 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
 
 /// A new pty inside the container: its master goes out over `sock`, its peer becomes
 /// the process's controlling terminal and stdio.
-fn setup_console(p: &ProcessPlan, sock: RawFd) -> StepResult<()> {
+fn setup_console(p: &ProcessPlan, console: crate::terminal::ChildConsole) -> StepResult<()> {
     let (master, peer) =
         crate::terminal::open_pty().step(|| "open a pty in the container".into())?;
     if let Some(size) = p.console_size {
         crate::terminal::set_size(peer.as_fd(), size).step(|| "set the console size".into())?;
     }
-    crate::terminal::send_fd(sock, master.as_fd(), b"/dev/ptmx")
+    // Before execve, so not even the first line can come out translated.
+    if console.relayed {
+        crate::terminal::clear_onlcr(peer.as_fd()).step(|| "clear ONLCR on the pty".into())?;
+    }
+    crate::terminal::send_fd(console.sock, master.as_fd(), b"/dev/ptmx")
         .step(|| "send the pty master to the console socket".into())?;
     crate::terminal::become_console(peer).step(|| "make the pty the controlling terminal".into())
 }

@@ -40,7 +40,7 @@ pub struct LaunchArgs<'a> {
     pub fifo_dir: Option<OwnedFd>,
     pub preserve_fds: u32,
     /// Where the child sends its pty master (the process has a terminal).
-    pub console: Option<std::os::fd::RawFd>,
+    pub console: Option<crate::terminal::ChildConsole>,
     /// The locked state-dir fd: the child closes it at once, or the lock would live as
     /// long as the init and block `start`.
     pub lock_fd: std::os::fd::RawFd,
@@ -261,7 +261,7 @@ pub struct ExecArgs<'a> {
     pub init: &'a OwnedFd,
     /// The init's root (`/proc/PID/root`), opened when the plan asks for a chroot.
     pub root: Option<OwnedFd>,
-    pub console: Option<std::os::fd::RawFd>,
+    pub console: Option<crate::terminal::ChildConsole>,
     pub preserve_fds: u32,
     /// The container's state, for a seccomp agent (only with a NOTIFY listener).
     pub container_state: Option<serde_json::Value>,
