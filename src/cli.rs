@@ -2,18 +2,23 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// Where state lives without `--root`.
+pub const DEFAULT_ROOT: &str = "/run/hull";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "hull",
-    version,
-    about = "hull: a low-level OCI container runtime, compatible with runc's command line"
+    about = "Open Container Initiative runtime",
+    long_about = "Open Container Initiative runtime\n\n\
+        A low-level container runtime with runc's command line: it creates and runs \
+        containers from OCI bundles (a config.json and a root filesystem)."
 )]
 pub struct Cli {
-    /// Root directory for the state of containers
-    #[arg(long, default_value = "/run/hull", value_name = "DIR")]
-    pub root: PathBuf,
+    /// Root directory for the state of containers [default: /run/hull]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Write log messages to FILE (default: stderr)
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -34,6 +39,66 @@ pub struct Cli {
     pub criu: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    pub fn root_dir(&self) -> PathBuf {
+        self.root.clone().unwrap_or_else(|| DEFAULT_ROOT.into())
+    }
+}
+
+/// runc's help layout (urfave/cli): a `NAME:` line, then `<program> - <about>` (or
+/// `<program> <command> - <about>`); scripts and runc's suite read those two lines.
+fn help_template(title: &str) -> String {
+    format!("NAME:\n   {title} - {{about}}\n\nUSAGE:\n   {{usage}}\n\n{{all-args}}\n")
+}
+
+/// `-v`/`--version`, as runc prints it: `<program> version X`, `commit:`, `spec:`.
+fn version_text() -> String {
+    format!(
+        "version {}\ncommit: {}\nspec: {}",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("HULL_COMMIT").unwrap_or("unknown"),
+        crate::container::OCI_VERSION
+    )
+}
+
+/// The binary's own name: installed as `runc` (a drop-in), hull calls itself runc in help
+/// and version text, as a renamed urfave/cli program does.
+pub fn program_name(argv0: Option<&std::ffi::OsStr>) -> String {
+    argv0
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("hull")
+        .to_string()
+}
+
+/// Parses `args` (argv[0] included) with runc's help layout and `-v`.
+pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+    let name = program_name(args.first().map(|a| a.as_os_str()));
+    let mut cmd = Cli::command()
+        .name(name.clone())
+        .bin_name(name.clone())
+        .version(version_text())
+        .disable_version_flag(true)
+        .arg(
+            clap::Arg::new("version")
+                .short('v')
+                .long("version")
+                .action(clap::ArgAction::Version)
+                .help("Print the version"),
+        )
+        .help_template(help_template(&name));
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for sub in names {
+        let template = help_template(&format!("{name} {sub}"));
+        cmd = cmd.mut_subcommand(sub, |c| c.help_template(template));
+    }
+    let matches = cmd.try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

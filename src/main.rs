@@ -20,21 +20,19 @@ mod terminal;
 mod timefmt;
 mod user;
 
-use clap::Parser;
-
 use cli::{Cli, Command, LogFormat};
 use container::Store;
 use error::Result;
 
 fn dispatch(cli: &Cli) -> Result<i32> {
-    let store = Store::new(&cli.root)?;
+    let store = Store::new(&cli.root_dir())?;
     match &cli.command {
         Command::Spec(a) => commands::spec::run(a),
         Command::Create(a) => commands::create::run(&store, a, cli.systemd_cgroup),
         Command::Start(a) => commands::start::run(&store, &a.id),
         Command::Run(a) => commands::run::run(&store, a, cli.systemd_cgroup),
         Command::State(a) => commands::state::run(&store, &a.id),
-        Command::List(a) => commands::list::run(&store, a),
+        Command::List(a) => commands::list::run(&store, a, cli.root.is_some()),
         Command::Kill(a) => commands::kill::run(&store, a),
         Command::Delete(a) => commands::delete::run(&store, a),
         Command::Exec(a) => container::exec::exec(&store, a),
@@ -71,15 +69,21 @@ fn main() {
         Some("create" | "run" | "exec") => exe_guard::reexec_readonly().err(),
         _ => None,
     };
-    drop(args);
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse(&args) {
         Ok(c) => c,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            // runc's (urfave/cli's) answer to a command it does not know.
+            let name = subcommand(&args).unwrap_or_default();
+            eprintln!("hull: No help topic for '{name}'");
+            std::process::exit(1);
+        }
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
             let _ = e.print();
             std::process::exit(code);
         }
     };
+    drop(args);
     if let Err(e) = logging::init(
         cli.log.as_deref(),
         cli.log_format == LogFormat::Json,

@@ -70,6 +70,16 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
             path.display()
         )))
     };
+    // A process.json without "user" runs as root, as runc's (Go's zero value).
+    let with_user;
+    let data = match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Object(mut o)) if !o.contains_key("user") => {
+            o.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
+            with_user = serde_json::to_vec(&o).map_err(|e| bad(e.to_string()))?;
+            &with_user[..]
+        }
+        _ => data,
+    };
     let process: Process = typed_object(data, "process.").map_err(bad)?;
     validate_process(&process, "").map_err(|e| bad(e.to_string()))?;
     Ok(process)
@@ -696,6 +706,12 @@ mod tests {
         v["capabilities"] = serde_json::json!({"effective": ["CAP_NOPE\n"]});
         p(v).unwrap();
         assert!(p(serde_json::json!({"args": []})).is_err());
+        let root = p(serde_json::json!({"args": ["/bin/env"], "cwd": "/"})).unwrap();
+        assert_eq!(
+            (root.user().uid(), root.user().gid()),
+            (0, 0),
+            "no user: root"
+        );
         assert!(p(serde_json::json!([]))
             .unwrap_err()
             .contains("not a JSON object"));

@@ -144,6 +144,18 @@ fn the_device_cgroup_denies_nodes_it_does_not_allow() {
 }
 
 #[test]
+fn env_names_are_set_once_and_an_empty_home_comes_from_passwd() {
+    require_root!();
+    let r = run_in(
+        |c| c["process"]["env"] = json!(["ONE=two", "HOME=/x", "ONE=", "PATH=/bin", "HOME="]),
+        &["env"],
+    );
+    let mut env: Vec<&str> = ok(&r).lines().collect();
+    env.sort();
+    assert_eq!(env, ["HOME=/root", "ONE=", "PATH=/bin"]);
+}
+
+#[test]
 fn user_groups_umask_env_cwd_home() {
     require_root!();
     let r = run_in(

@@ -226,6 +226,41 @@ fn exec_process_json_as_another_user_with_fewer_caps_and_the_seccomp_profile() {
 }
 
 #[test]
+fn a_minimal_process_json_runs_as_root_with_the_containers_caps_and_home() {
+    require_root!();
+    let hull = Hull::default();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| c["process"]["env"] = json!(["PATH=/bin", "FROMCONFIG=1"]));
+    let id = running(&hull, &b, "execmin");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
+    // No user, env or capabilities: runc runs it as root, with HOME from passwd and the
+    // config's capabilities (not all of root's).
+    let pfile = b.path().join("process.json");
+    std::fs::write(
+        &pfile,
+        r#"{"args": ["/bin/sh", "-c", "id -u; env; grep CapEff /proc/self/status"], "cwd": "/"}"#,
+    )
+    .unwrap();
+    let r = hull.run(&["exec", "-p", pfile.to_str().unwrap(), &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(out[0], "0");
+    assert!(out.contains(&"HOME=/root"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("FROMCONFIG"),
+        "not config.json's env: {}",
+        r.stdout
+    );
+    assert_eq!(
+        out.last().unwrap(),
+        &"CapEff:\t0000000020000420",
+        "{}",
+        r.stdout
+    );
+    cleanup(&hull, &id, &b);
+}
+
+#[test]
 fn pause_blocks_exec_until_resume_and_a_paused_container_is_killed_whole() {
     require_root!();
     let hull = Hull::default();

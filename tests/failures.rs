@@ -138,6 +138,23 @@ fn invalid_fields_are_named() {
 }
 
 #[test]
+fn a_failed_execve_after_start_prints_runcs_one_line() {
+    require_root!();
+    let b = Bundle::with_own_rootfs(&["/run.sh"]);
+    let script = b.rootfs().join("run.sh");
+    std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    b.save();
+    let hull = Hull::default();
+    let id = common::id("execve");
+    let r = hull.run_container(&b, &id);
+    assert_ne!(r.code, 0);
+    assert_eq!(r.stderr, "exec /run.sh: no such file or directory\n");
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
 fn missing_executable_has_podman_phrases() {
     require_root!();
     let hull = Hull::default();

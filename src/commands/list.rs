@@ -31,10 +31,11 @@ fn tabulate(rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn run(store: &Store, a: &ListArgs) -> Result<i32> {
+/// `explicit_root`: the user named `--root`, so it must exist.
+pub fn run(store: &Store, a: &ListArgs, explicit_root: bool) -> Result<i32> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let mut items = Vec::new();
-    for id in store.ids()? {
+    for id in store.ids(!explicit_root)? {
         // A container whose state cannot be read is skipped: the others still list.
         let Ok(dir) = store.open_unlocked(&id) else {
             continue;

@@ -15,13 +15,48 @@ use crate::foreground::Foreground;
 use crate::launch::plan::{ExecPlan, ProcessPlan};
 use crate::terminal::{self, ConsoleTarget};
 
+/// What a process.json leaves out comes from the container's process, as in runc:
+/// capabilities (without, an exec would keep all of root's), LSM labels, rlimits, I/O
+/// priority, scheduler and CPU affinity. Args, env, user, cwd and noNewPrivileges are the
+/// file's own.
+fn inherit_from_config(p: &mut Process, config: Option<&Process>) {
+    let Some(c) = config else { return };
+    if p.capabilities().is_none() {
+        p.set_capabilities(c.capabilities().clone());
+    }
+    if p.apparmor_profile()
+        .as_deref()
+        .unwrap_or_default()
+        .is_empty()
+    {
+        p.set_apparmor_profile(c.apparmor_profile().clone());
+    }
+    if p.selinux_label().as_deref().unwrap_or_default().is_empty() {
+        p.set_selinux_label(c.selinux_label().clone());
+    }
+    if p.rlimits().as_ref().is_none_or(|r| r.is_empty()) {
+        p.set_rlimits(c.rlimits().clone());
+    }
+    if p.io_priority().is_none() {
+        p.set_io_priority(*c.io_priority());
+    }
+    if p.scheduler().is_none() {
+        p.set_scheduler(c.scheduler().clone());
+    }
+    if p.exec_cpu_affinity().is_none() {
+        p.set_exec_cpu_affinity(c.exec_cpu_affinity().clone());
+    }
+}
+
 /// The process to run: `--process FILE` as given, or the container's own process with the
 /// command line's args and overrides (runc's rules).
 fn exec_process(config: &Spec, a: &ExecArgs) -> Result<Process> {
     if let Some(path) = &a.process {
         let text =
             std::fs::read(path).context(|| format!("read process file {}", path.display()))?;
-        return crate::spec::parse_process(&text, path);
+        let mut p = crate::spec::parse_process(&text, path)?;
+        inherit_from_config(&mut p, config.process().as_ref());
+        return Ok(p);
     }
     if a.command.is_empty() {
         return Err(Error::msg("exec: args must not be empty"));
@@ -35,13 +70,9 @@ fn exec_process(config: &Spec, a: &ExecArgs) -> Result<Process> {
     if let Some(cwd) = &a.cwd {
         p.set_cwd(cwd.into());
     }
+    // Later values win when the plan deduplicates the environment.
     let mut env = p.env().clone().unwrap_or_default();
-    for e in &a.env {
-        // The later value wins: drop the earlier one (getenv would find it first).
-        let name = e.split('=').next().unwrap_or_default();
-        env.retain(|x| x.split('=').next() != Some(name));
-        env.push(e.clone());
-    }
+    env.extend(a.env.iter().cloned());
     p.set_env(Some(env));
     let mut user = p.user().clone();
     if let Some(u) = &a.user {

@@ -131,10 +131,12 @@ impl Store {
     }
 
     /// Ids of every container directory, sorted.
-    pub fn ids(&self) -> Result<Vec<String>> {
+    /// The containers' ids. A missing root is empty when `missing_ok` (the default root,
+    /// before any container), an error otherwise (a `--root` the user named, as runc).
+    pub fn ids(&self, missing_ok: bool) -> Result<Vec<String>> {
         let entries = match std::fs::read_dir(&self.root) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
             Err(e) => return Err(e).context(|| format!("read {}", self.root.display())),
         };
         let mut ids: Vec<String> = entries
@@ -294,7 +296,7 @@ mod tests {
         let dir = store.create("c1").unwrap();
         dir.write_state(&sample("c1")).unwrap();
         assert!(matches!(store.create("c1"), Err(Error::Exists)));
-        assert_eq!(store.ids().unwrap(), vec!["c1".to_string()]);
+        assert_eq!(store.ids(true).unwrap(), vec!["c1".to_string()]);
         // The lock is per open file: release ours before taking it again.
         let path = dir.path.clone();
         drop(dir);
@@ -304,7 +306,7 @@ mod tests {
         store.open("c1").unwrap().remove().unwrap();
         assert!(!path.exists());
         assert!(matches!(store.open("c1"), Err(Error::NotExist)));
-        assert!(store.ids().unwrap().is_empty());
+        assert!(store.ids(true).unwrap().is_empty());
     }
 
     #[test]

@@ -61,8 +61,13 @@ pub fn run(ctx: ChildContext<'_>) -> ! {
             1
         }
         Err(e) => {
-            // Nobody reads the channel after `Detach`: say it on the container's stderr.
-            eprintln!("hull: {}: {}", e.step, crate::error::errno_text(e.errno));
+            // Nobody reads the channel after `Detach`: say it on the container's stderr,
+            // as runc's init does ("exec /x: no such file or directory", no prefix).
+            if e.errno == Errno::EIO && e.step.starts_with("error running") {
+                eprintln!("{}", e.step);
+            } else {
+                eprintln!("{}: {}", e.step, crate::error::errno_text(e.errno));
+            }
             if e.errno == Errno::ENOENT {
                 127
             } else {
@@ -146,6 +151,7 @@ pub fn run_exec(ctx: ExecChildContext<'_>) -> ! {
 }
 
 fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
+    crate::logging::debug("child process in init(): joining the container");
     let plan = ctx.plan;
     let p = &plan.process;
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
@@ -176,6 +182,7 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
     if let Some(console) = ctx.console {
         setup_console(p, console)?;
     }
+    crate::logging::debug("setns_init: about to exec (after credentials and seccomp)");
     let exe = prepare_process(
         p,
         plan.seccomp.program.as_ref(),
@@ -214,6 +221,7 @@ impl CgroupGate<'_> {
 static DETACHED: AtomicBool = AtomicBool::new(false);
 
 fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
+    crate::logging::debug("child process in init(): setting up the container");
     let plan = ctx.plan;
     // Until execve this process runs hull's code with the host's view: nobody may ptrace it
     // or open its /proc files, and it dies with the runtime during setup.
@@ -312,6 +320,8 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         setup_console(&plan.process, console)?;
     }
     let p = &plan.process;
+    // Debug lines carry the names of runc's stages, so logs read the same with either.
+    crate::logging::debug("init: closing the pipe to signal completion (execve closes it)");
     let exe = prepare_process(
         p,
         plan.seccomp.program.as_ref(),
@@ -442,7 +452,7 @@ fn exec_process(
         super::sched::set_affinity(cpus).step(|| "set the final CPU affinity".into())?;
     }
     let e = nix::unistd::execve(exe, &p.args, &p.env).unwrap_err();
-    Err(e).step(|| format!("exec {:?}", exe))
+    Err(e).step(|| format!("exec {}", exe.to_string_lossy()))
 }
 
 /// Joins existing namespaces by path, in the plan's order. In a joined user namespace we

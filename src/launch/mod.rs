@@ -152,6 +152,9 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
         true => None,
         false => cgroup_entry(&plan.cgroup)?,
     };
+    crate::logging::debug(&format!(
+        "nsexec container setup: clone with {first_flags:?}"
+    ));
     // SAFETY: hull is single-threaded.
     let (first, v2_placed) = unsafe { clone_in(first_flags, entry.as_ref()) }
         .context(|| format!("clone with {first_flags:?}"))?;
@@ -279,6 +282,7 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
             .context(|| "join the container's pid namespace".into())?;
     }
     let entry = cgroup_entry(&plan.cgroup)?;
+    crate::logging::debug("nsexec container setup: clone the exec process");
     // SAFETY: hull is single-threaded.
     let (pid, v2_placed) = unsafe { clone_in(CloneFlags::empty(), entry.as_ref()) }
         .context(|| "clone the exec process".into())?;

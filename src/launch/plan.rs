@@ -189,6 +189,21 @@ pub struct Plan {
     pub seccomp: SeccompPlan,
 }
 
+/// The environment as runc hands it to execve: one entry per name, the last value winning
+/// at the last position, and an empty HOME left out (it is filled in from passwd).
+fn dedup_env(env: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<String> = env
+        .iter()
+        .rev()
+        .filter(|kv| seen.insert(kv.split('=').next().unwrap_or_default()))
+        .filter(|kv| kv.as_str() != "HOME=")
+        .cloned()
+        .collect();
+    out.reverse();
+    out
+}
+
 impl ProcessPlan {
     /// The process of `spec` (the container's, or an exec's put in its place), with HOME
     /// from the rootfs's `passwd` when the env lacks it.
@@ -198,7 +213,7 @@ impl ProcessPlan {
             .as_ref()
             .ok_or_else(|| Error::msg("process must be set in config.json"))?;
         let user = process.user();
-        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+        let mut env = dedup_env(process.env().as_deref().unwrap_or_default());
         if !env.iter().any(|e| e.starts_with("HOME=")) {
             let home = passwd
                 .and_then(|p| crate::user::home_of(p, user.uid()))
@@ -737,6 +752,19 @@ mod tests {
         assert_eq!(p.join.len(), 1);
         assert_eq!(p.join[0].flag, CloneFlags::CLONE_NEWNET);
         assert!(!p.bind_devices);
+    }
+
+    #[test]
+    fn env_keeps_the_last_value_of_each_name_and_no_empty_home() {
+        let env =
+            |v: &[&str]| super::dedup_env(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            env(&["ONE=two", "ONE=", "PATH=/bin"]),
+            ["ONE=", "PATH=/bin"]
+        );
+        assert_eq!(env(&["A=1", "B=2", "A=3"]), ["B=2", "A=3"]);
+        assert_eq!(env(&["HOME=/x", "HOME="]), Vec::<String>::new());
+        assert_eq!(env(&["HOME=", "HOME=/x"]), ["HOME=/x"]);
     }
 
     #[test]
