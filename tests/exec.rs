@@ -287,6 +287,21 @@ fn pause_blocks_exec_until_resume_and_a_paused_container_is_killed_whole() {
     let r = hull.run(&["exec", &id, "echo", "after"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "after\n"), "{}", r.stderr);
 
+    // --ignore-paused: the exec waits in the frozen cgroup, and `resume` (which takes the
+    // container's lock) lets it through.
+    assert_eq!(hull.run(&["pause", &id]).code, 0);
+    let waiting = hull
+        .cmd()
+        .args(["exec", "--ignore-paused", &id, "echo", "thawed"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = hull.run(&["resume", &id]);
+    assert_eq!(r.code, 0, "resume while an exec waits: {}", r.stderr);
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "thawed\n");
+
     // A paused container goes with delete -f, every process with it.
     assert_eq!(hull.run(&["pause", &id]).code, 0);
     let pids = cgroup_pids(&hull, &id);

@@ -217,6 +217,9 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     } else {
         Some(Foreground::block()?)
     };
+    // Not held while the process starts, as runc: in a paused container (--ignore-paused)
+    // it waits in the frozen cgroup until `resume`, which needs the lock.
+    drop(dir);
     let pid = crate::launch::spawn_exec(crate::launch::ExecArgs {
         plan: &plan,
         init: &init,
@@ -240,7 +243,6 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     if let Some(sock) = &pidfd_socket {
         lifecycle::send_pidfd(sock, pid)?;
     }
-    drop(dir); // the lock is not held while the process runs
     match fg {
         None => Ok(0),
         Some(fg) => fg.wait(pid, master),
