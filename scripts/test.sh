@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: every test. Unit and integration tests (the real binary, as root, on busybox
-# bundles), the OCI runtime-tools validation suite with its pass count, then the
-# integration tests once more inside a cgroup v2 VM.
+# bundles), the OCI runtime-tools validation suite with its pass count, runc's own
+# integration suite (the tests hull must pass), then the integration tests once more
+# inside a cgroup v2 VM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/x86_64-unknown-linux-gnu/release/hull ] || scripts/setup.sh >/dev/null
@@ -16,6 +17,9 @@ leaks=$(find /sys/fs/cgroup -maxdepth 3 -name '*hull*' 2>/dev/null; grep hull /p
 if [ -n "$leaks" ]; then echo "test: left behind after the tests:" >&2; echo "$leaks" >&2; exit 1; fi
 
 integration/validation.sh
+
+# runc's own integration suite: every test of integration/runc-must-pass.txt must pass.
+integration/runc-suite.sh
 
 # The integration tests again on a pure cgroup v2 host with systemd's kernel (a VM).
 integration/vm-tests.sh

@@ -148,19 +148,31 @@ pub struct UpdateArgs {
     #[arg(short, long, value_name = "FILE")]
     pub resources: Option<String>,
     /// Memory limit (bytes, or with a k/m/g suffix; -1: unlimited)
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory plus swap limit
-    #[arg(long = "memory-swap", value_name = "SIZE")]
+    #[arg(long = "memory-swap", value_name = "SIZE", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Memory soft limit
-    #[arg(long = "memory-reservation", value_name = "SIZE")]
+    #[arg(
+        long = "memory-reservation",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
     pub memory_reservation: Option<String>,
     /// Kernel memory limit
-    #[arg(long = "kernel-memory", value_name = "SIZE")]
+    #[arg(
+        long = "kernel-memory",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
     pub kernel_memory: Option<String>,
     /// Kernel TCP buffer memory limit
-    #[arg(long = "kernel-memory-tcp", value_name = "SIZE")]
+    #[arg(
+        long = "kernel-memory-tcp",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
     pub kernel_memory_tcp: Option<String>,
     /// CPU shares (relative weight)
     #[arg(long = "cpu-share", visible_alias = "cpu-shares", value_name = "N")]

@@ -46,13 +46,23 @@ pub fn deadline(timeout: Option<i64>) -> Option<Instant> {
     Instant::now().checked_add(Duration::from_secs(secs))
 }
 
-fn run_one(kind: &str, i: usize, hook: &Hook, state: &[u8]) -> Result<()> {
-    let fail = |why: String| {
-        Error::msg(format!(
-            "error running {kind} hook #{i} ({}): {why}",
-            hook.path().display()
-        ))
+/// How runc (Go) describes a process's end: "exit status 1", "signal: bad system call".
+fn status_text(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let mut text = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("signal: {}", crate::signal::description(sig)),
+        _ => status.to_string(),
     };
+    if status.core_dumped() {
+        text.push_str(" (core dumped)");
+    }
+    text
+}
+
+fn run_one(kind: &str, i: usize, hook: &Hook, state: &[u8]) -> Result<()> {
+    // runc's words, which its users and suite match on.
+    let fail = |why: String| Error::msg(format!("error running {kind} hook #{i}: {why}"));
     let args = hook.args().clone().unwrap_or_default();
     let mut cmd = Command::new(hook.path());
     if let Some(a0) = args.first() {
@@ -140,7 +150,8 @@ fn run_one(kind: &str, i: usize, hook: &Hook, state: &[u8]) -> Result<()> {
     };
     if !status.success() {
         return Err(fail(format!(
-            "{status}, stdout: {}, stderr: {}",
+            "{}, stdout: {}, stderr: {}",
+            status_text(status),
             String::from_utf8_lossy(&out).trim(),
             String::from_utf8_lossy(&err).trim()
         )));
@@ -154,6 +165,27 @@ pub fn run(kind: &str, hooks: &Option<Vec<Hook>>, state: &[u8]) -> Result<()> {
         run_one(kind, i, h, state)?;
     }
     Ok(())
+}
+
+/// startContainer hooks run in the container as its process would: one without an `env`
+/// of its own gets the process's environment (HOME filled in), as in runc.
+pub fn with_start_env(
+    hooks: &Option<oci_spec::runtime::Hooks>,
+    env: &[std::ffi::CString],
+) -> Option<oci_spec::runtime::Hooks> {
+    let mut hooks = hooks.clone()?;
+    let env: Vec<String> = env
+        .iter()
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    let mut start = hooks.start_container().clone();
+    for h in start.iter_mut().flatten() {
+        if h.env().as_ref().is_none_or(|e| e.is_empty()) {
+            h.set_env(Some(env.clone()));
+        }
+    }
+    hooks.set_start_container(start);
+    Some(hooks)
 }
 
 /// Runs every hook even if some fail (poststart, poststop: the spec says warn and go on).

@@ -149,6 +149,15 @@ fn nul_allowed(path: &str) -> bool {
 /// this build does not know dropped with a warning, as runc does and the spec asks
 /// ("SHOULD NOT fail" on capabilities that cannot be granted). `base` is the path of
 /// `v` in a config ("process." for a process.json).
+/// `"pids": {}` sets no limit in runc; oci-spec would read it as limit 0 (which is 1).
+pub fn drop_pids_without_limit(resources: &mut Value) {
+    if let Some(r) = resources.as_object_mut() {
+        if r.get("pids").is_some_and(|p| p.get("limit").is_none()) {
+            r.remove("pids");
+        }
+    }
+}
+
 fn prepare(v: &mut Value, base: &str) -> std::result::Result<(), String> {
     fn nul(v: &Value, path: &mut String) -> std::result::Result<(), String> {
         let at = |p: &str| p.trim_start_matches('.').to_string();
@@ -178,6 +187,12 @@ fn prepare(v: &mut Value, base: &str) -> std::result::Result<(), String> {
         }
     }
     nul(v, &mut String::new())?;
+
+    if base.is_empty() {
+        if let Some(r) = v.pointer_mut("/linux/resources") {
+            drop_pids_without_limit(r);
+        }
+    }
 
     // "If omitted or empty, runtime SHOULD NOT change process' CPU affinity": runc takes
     // "" as not set; oci-spec's pattern refuses it.

@@ -13,8 +13,8 @@ use serde_json::json;
 fn file(id: &str, controller: &str, name: &str) -> PathBuf {
     let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     match v2 {
-        true => PathBuf::from(format!("/sys/fs/cgroup/hull-{id}/{name}")),
-        false => PathBuf::from(format!("/sys/fs/cgroup/{controller}/hull-{id}/{name}")),
+        true => PathBuf::from(format!("/sys/fs/cgroup/{id}/{name}")),
+        false => PathBuf::from(format!("/sys/fs/cgroup/{controller}/{id}/{name}")),
     }
 }
 
@@ -116,7 +116,7 @@ fn every_resource(systemd: bool) {
     assert_eq!(r.code, 0, "run -d: {}", r.stderr);
     let v2_dir = match systemd {
         true => format!("/sys/fs/cgroup/system.slice/hull-{id}.scope"),
-        false => format!("/sys/fs/cgroup/hull-{id}"),
+        false => format!("/sys/fs/cgroup/{id}"),
     };
 
     let where_ = |c: &Case| match v2 {
@@ -284,7 +284,7 @@ fn v1_hierarchies_the_host_leaves_unmounted() {
         let _g = common::DeleteOnPanic::new(&hull, &id);
         hull.run_d(&b, &id);
         let read = |dir: &Path, name: &str| {
-            std::fs::read_to_string(dir.join(format!("hull-{id}")).join(name))
+            std::fs::read_to_string(dir.join(&id).join(name))
                 .unwrap_or_else(|e| panic!("{name}: {e}"))
         };
         let pid = hull.state(&id)["pid"].as_i64().unwrap();
@@ -293,16 +293,13 @@ fn v1_hierarchies_the_host_leaves_unmounted() {
             assert_eq!(read(&net, "net_cls.classid").trim(), "1048577");
             let map = read(&net, "net_prio.ifpriomap");
             assert!(map.lines().any(|l| l == "lo 5"), "{map}");
-            assert!(
-                own.contains(&format!(":net_cls,net_prio:/hull-{id}\n")),
-                "{own}"
-            );
+            assert!(own.contains(&format!(":net_cls,net_prio:/{id}\n")), "{own}");
             update(&hull, &id, "network", &json!({"network": {"classID": 2}}));
             assert_eq!(read(&net, "net_cls.classid").trim(), "2");
         }
         if resources.get("hugepageLimits").is_some() {
             assert_eq!(read(&huge, "hugetlb.2MB.limit_in_bytes").trim(), "4194304");
-            assert!(own.contains(&format!(":hugetlb:/hull-{id}\n")), "{own}");
+            assert!(own.contains(&format!(":hugetlb:/{id}\n")), "{own}");
             update(
                 &hull,
                 &id,
@@ -313,7 +310,7 @@ fn v1_hierarchies_the_host_leaves_unmounted() {
         }
         assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
         for dir in [&net, &huge] {
-            let left = dir.join(format!("hull-{id}"));
+            let left = dir.join(&id);
             assert!(!left.exists(), "{} left behind", left.display());
         }
         assert_no_leaks(&hull, &id, b.path());

@@ -32,8 +32,8 @@ fn cgroup_pids(hull: &Hull, id: &str) -> Vec<i64> {
 /// The pids in the container's pids cgroup, read from the cgroup files themselves.
 fn pids_in_cgroup_files(id: &str) -> Vec<i64> {
     let candidates = [
-        format!("/sys/fs/cgroup/pids/hull-{id}/cgroup.procs"),
-        format!("/sys/fs/cgroup/hull-{id}/cgroup.procs"),
+        format!("/sys/fs/cgroup/pids/{id}/cgroup.procs"),
+        format!("/sys/fs/cgroup/{id}/cgroup.procs"),
     ];
     let file = candidates
         .iter()
@@ -137,7 +137,7 @@ fn exec_detached_writes_pid_file_and_joins_the_cgroup() {
     for p in [init, pid] {
         let cg = std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
         for line in cg.lines() {
-            assert!(line.ends_with(&format!(":/hull-{id}")), "{p}: {line}");
+            assert!(line.ends_with(&format!(":/{id}")), "{p}: {line}");
         }
     }
     assert_eq!(cgroup_pids(&hull, &id), want, "ps --format json");

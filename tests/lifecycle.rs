@@ -170,7 +170,7 @@ fn kill_accepts_names_numbers_and_rejects_junk() {
     let id = id("kill");
     assert_eq!(hull.create(&b, &id).code, 0);
     assert_eq!(hull.run_detached(&["start", &id]).code, 0);
-    for bad in ["SIGNOPE", "0", "999"] {
+    for bad in ["SIGNOPE", "999"] {
         let r = hull.run(&["kill", &id, bad]);
         assert!(
             r.code != 0 && r.stderr.contains("unknown signal"),
@@ -179,9 +179,26 @@ fn kill_accepts_names_numbers_and_rejects_junk() {
         );
     }
     assert_eq!(hull.status(&id), "running");
+    assert_eq!(hull.run(&["kill", &id, "0"]).code, 0, "0: is it alive");
     // containerd sends numbers.
     assert_eq!(hull.run(&["kill", &id, "9"]).code, 0);
     hull.wait_status(&id, "stopped");
+    // As runc: the stopped one refuses a signal, even 0, but `--all` has nothing to do.
+    for sig in ["0", "TERM"] {
+        let r = hull.run(&["kill", &id, sig]);
+        assert!(
+            r.code != 0 && r.stderr.contains("container not running"),
+            "{sig}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(hull.run(&["kill", "--all", &id, "TERM"]).code, 0);
+    let r = hull.run(&["kill", "no-such-id", "SIGNOPE"]);
+    assert!(
+        r.stderr.contains("does not exist"),
+        "the id is checked first: {}",
+        r.stderr
+    );
     assert_eq!(hull.run(&["delete", &id]).code, 0);
     assert_no_leaks(&hull, &id, b.path());
 }

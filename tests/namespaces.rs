@@ -24,11 +24,11 @@ fn shared_host_pid_namespace_is_killed_whole() {
     let id = id("hostpid");
     assert_eq!(hull.create(&b, &id).code, 0);
     assert_eq!(hull.run_detached(&["start", &id]).code, 0);
-    let v1 = format!("/sys/fs/cgroup/pids/hull-{id}/cgroup.procs");
+    let v1 = format!("/sys/fs/cgroup/pids/{id}/cgroup.procs");
     let procs = if std::path::Path::new(&v1).exists() {
         v1
     } else {
-        format!("/sys/fs/cgroup/hull-{id}/cgroup.procs")
+        format!("/sys/fs/cgroup/{id}/cgroup.procs")
     };
     let mut pids = Vec::new();
     for _ in 0..200 {

@@ -11,11 +11,11 @@ use serde_json::json;
 
 /// A cgroup file of container `id`: the v1 controller's, or the cgroup2 one (`v2`).
 fn cgroup_value(id: &str, v1: (&str, &str), v2: &str) -> String {
-    let v1_path = format!("/sys/fs/cgroup/{}/hull-{id}/{}", v1.0, v1.1);
+    let v1_path = format!("/sys/fs/cgroup/{}/{id}/{}", v1.0, v1.1);
     let path = if std::path::Path::new(&v1_path).exists() {
         v1_path
     } else {
-        format!("/sys/fs/cgroup/hull-{id}/{v2}")
+        format!("/sys/fs/cgroup/{id}/{v2}")
     };
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -143,7 +143,7 @@ fn update_by_flags_stdin_and_file() {
     .unwrap();
     let r = hull.run(&["update", "-r", bad.to_str().unwrap(), &id]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("unified:"), "{}", r.stderr);
+    assert!(r.stderr.contains("unified"), "{}", r.stderr);
     assert_eq!(memory_limit(&id), (96 << 20).to_string());
 
     assert_eq!(hull.run(&["kill", &id, "KILL"]).code, 0);

@@ -77,19 +77,22 @@ fn access_str(a: u8) -> String {
         .collect()
 }
 
-fn parse_access(s: &str) -> Option<u8> {
-    s.chars().try_fold(0, |a, c| match c {
-        'r' => Some(a | READ),
-        'w' => Some(a | WRITE),
-        'm' => Some(a | MKNOD),
-        _ => None,
+/// The r, w and m of an access string; other letters are ignored, as runc does.
+fn parse_access(s: &str) -> u8 {
+    s.chars().fold(0, |a, c| match c {
+        'r' => a | READ,
+        'w' => a | WRITE,
+        'm' => a | MKNOD,
+        _ => a,
     })
 }
 
 /// Checks and converts the spec's rules. A missing access means all of `rwm` (the spec
-/// leaves it optional); an empty one is an error, as in runc.
+/// leaves it optional); an empty one is an error, as in runc, and one without any of r, w
+/// and m ("x") is left out.
 pub(crate) fn parse(list: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
-    list.iter()
+    let rules: Vec<Option<Rule>> = list
+        .iter()
         .enumerate()
         .map(|(i, d)| {
             let bad = |what: String| Error::Invalid(format!("devices[{i}]: {what}"));
@@ -113,11 +116,12 @@ pub(crate) fn parse(list: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
             let access = match d.access().as_deref() {
                 None => RWM,
                 Some("") => return Err(bad("access is empty".into())),
-                Some(s) => {
-                    parse_access(s).ok_or_else(|| bad(format!("access {s:?}: only r, w and m")))?
-                }
+                Some(s) => match parse_access(s) {
+                    0 => return Ok(None),
+                    a => a,
+                },
             };
-            Ok(Rule {
+            Ok(Some(Rule {
                 meta: Meta {
                     major: num("major", d.major())?,
                     minor: num("minor", d.minor())?,
@@ -125,9 +129,10 @@ pub(crate) fn parse(list: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
                 },
                 access,
                 allow: d.allow(),
-            })
+            }))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok(rules.into_iter().flatten().collect())
 }
 
 /// The state of a v1 device cgroup: a default and its exceptions.
@@ -552,11 +557,21 @@ mod tests {
     }
 
     #[test]
+    fn access_letters_other_than_rwm_are_ignored() {
+        let list: Vec<LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow":true,"type":"c","major":1,"minor":3,"access":"rwa"},{"allow":true,"access":"x"}]"#,
+        )
+        .unwrap();
+        let rules = parse(&list).unwrap();
+        assert_eq!(rules.len(), 1, "a rule with none of r, w, m is left out");
+        assert_eq!(rules[0].access, READ | WRITE);
+    }
+
+    #[test]
     fn bad_rules() {
         for (json, what) in [
             (r#"[{"allow":true,"type":"p"}]"#, "type p"),
             (r#"[{"allow":true,"access":""}]"#, "empty"),
-            (r#"[{"allow":true,"access":"rx"}]"#, "only r, w and m"),
             (r#"[{"allow":true,"type":"c","major":4294967296}]"#, "major"),
         ] {
             let list: Vec<LinuxDeviceCgroup> = serde_json::from_str(json).unwrap();

@@ -433,6 +433,23 @@ fn rmdir_retrying(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A container's cgroup with the sub-cgroups made inside it (a writable cgroup mount lets
+/// the container make them), deepest first. Their processes must be gone already.
+fn remove_tree(dir: &Path) -> Result<()> {
+    match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("read cgroup", dir)(e)),
+        Ok(entries) => {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_tree(&e.path())?;
+                }
+            }
+        }
+    }
+    rmdir_retrying(dir)
+}
+
 /// `update`: applies `r`; for a systemd unit, sets the unit's properties first.
 pub fn update(paths: &CgroupPaths, r: &LinuxResources) -> Result<()> {
     match &paths.systemd {
@@ -451,7 +468,7 @@ pub fn remove(paths: &CgroupPaths) -> Result<()> {
         .as_ref()
         .and_then(|unit| systemd::stop_unit(unit).err());
     for dir in paths.leaves() {
-        if let Err(e) = rmdir_retrying(dir) {
+        if let Err(e) = remove_tree(dir) {
             first_err.get_or_insert(e);
         }
     }

@@ -114,12 +114,13 @@ fn v2_limit(v: i64) -> Option<String> {
     }
 }
 
-/// pids.max: 0 is unset (the spec's type cannot tell it from absent), negative "max".
-fn pids_value(limit: i64) -> Option<String> {
+/// runc's reading of `pids.limit`: 0 is the lowest limit the kernel allows (1), negative
+/// is none.
+fn pids_value(limit: i64) -> String {
     match limit {
-        0 => None,
-        l if l < 0 => Some("max".into()),
-        l => Some(l.to_string()),
+        0 => "1".into(),
+        l if l < 0 => "max".into(),
+        l => l.to_string(),
     }
 }
 
@@ -406,8 +407,8 @@ fn cpuset(c: &LinuxCpu, w: &mut Writes) {
 }
 
 fn pids(r: &LinuxResources, w: &mut Writes) {
-    if let Some(v) = r.pids().and_then(|p| pids_value(p.limit())) {
-        w.push("pids", "pids.max", v);
+    if let Some(p) = r.pids() {
+        w.push("pids", "pids.max", pids_value(p.limit()));
     }
 }
 
@@ -680,9 +681,10 @@ pub fn prepare(paths: &CgroupPaths, r: &LinuxResources) -> Result<Prepared> {
             unified(u, paths, &mut w)?;
         }
     } else {
-        if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        if r.unified().is_some() {
+            // runc's words; scripts match "invalid configuration".
             return Err(invalid(
-                "unified: cannot be used on a cgroup v1 (or hybrid) host".into(),
+                "invalid configuration: cannot use unified on cgroup v1".into(),
             ));
         }
         if let Some(c) = r.cpu() {
@@ -1068,9 +1070,10 @@ mod tests {
             writes(&f, r#"{"pids":{"limit":-1}}"#),
             pairs(&[("pids.max", "max")])
         );
-        assert!(
-            writes(&f, r#"{"pids":{"limit":0}}"#).is_empty(),
-            "0 is unset"
+        assert_eq!(
+            writes(&f, r#"{"pids":{"limit":0}}"#),
+            pairs(&[("pids.max", "1")]),
+            "0 is the lowest limit, as in runc"
         );
     }
 
@@ -1182,8 +1185,12 @@ mod tests {
     fn v1_refuses_unified_and_missing_parts() {
         let f = fake(&[("memory", V1_MEMORY)]);
         let e = err(&f, r#"{"unified":{"memory.high":"1000"}}"#);
-        assert!(e.contains("unified") && e.contains("v1"), "{e}");
-        assert!(writes(&f, r#"{"unified":{}}"#).is_empty());
+        assert!(e.contains("cannot use unified on cgroup v1"), "{e}");
+        let e = err(&f, r#"{"unified":{}}"#);
+        assert!(
+            e.contains("invalid configuration"),
+            "even empty, as runc: {e}"
+        );
         let e = err(&f, r#"{"cpu":{"shares":100}}"#);
         assert!(e.contains("cpu controller is not mounted"), "{e}");
         let e = err(
@@ -1495,7 +1502,7 @@ mod tests {
             (r#"{"rdma":{"":{"hcaHandles":1}}}"#, "rdma"),
             (r#"{"unified":{"a/b":"1"}}"#, "unified"),
             (r#"{"devices":[{"allow":true,"type":"p"}]}"#, "devices[0]"),
-            (r#"{"devices":[{"allow":true,"access":"x"}]}"#, "devices[0]"),
+            (r#"{"devices":[{"allow":true,"access":""}]}"#, "devices[0]"),
         ] {
             for f in [&v1, &v2] {
                 let before = snapshot(f);

@@ -339,7 +339,8 @@ pub fn resource_properties(
         }
     }
     match r.pids().map(|p| p.limit()) {
-        Some(0) | None => {}
+        None => {}
+        Some(0) => prop(&mut props, "TasksMax", Value::U64(1)),
         Some(l) => prop(&mut props, "TasksMax", Value::U64(limit(l))),
     }
     if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {

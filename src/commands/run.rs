@@ -2,7 +2,7 @@
 //! signals to it, relay its terminal, exit with its status and delete it.
 
 use crate::cli::RunArgs;
-use crate::container::{lifecycle, Status, Store};
+use crate::container::{lifecycle, Store};
 use crate::error::Result;
 use crate::foreground::Foreground;
 
@@ -18,21 +18,16 @@ pub fn run(store: &Store, a: &RunArgs, systemd: bool) -> Result<i32> {
         Some(Foreground::block()?)
     };
     let created = lifecycle::create(store, &super::create::opts(c, false, a.detach, systemd))?;
-    crate::hooks::run_warn(
-        "poststart",
-        created
-            .state
-            .config
-            .hooks()
-            .as_ref()
-            .map_or(&None, |h| h.poststart()),
-        &serde_json::to_vec(&created.state.to_oci_json(Status::Running)).unwrap_or_default(),
-    );
+    if let Err(e) = lifecycle::poststart(&created.state) {
+        drop(created.dir);
+        let _ = lifecycle::delete(store, &c.id, true);
+        return Err(e);
+    }
     drop(created.dir); // release the lock: the container lives on its own now
     let Some(fg) = fg else { return Ok(0) };
     let code = fg.wait(created.pid, created.console)?;
     if !a.keep {
-        lifecycle::delete(store, &c.id, true)?;
+        lifecycle::delete_after_run(store, &c.id)?;
     }
     Ok(code)
 }

@@ -34,7 +34,7 @@ pub fn default_spec(rootless: bool) -> serde_json::Value {
         ],
         "linux": {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                             "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
@@ -50,7 +50,7 @@ pub fn default_spec(rootless: bool) -> serde_json::Value {
         let linux = &mut v["linux"];
         linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);
         linux["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-        linux["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "user"}]);
+        linux["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]);
         linux.as_object_mut().map(|l| l.remove("resources"));
         let mounts = v["mounts"].as_array_mut().expect("mounts is an array");
         mounts.retain(|m| m["type"] != "cgroup");
@@ -64,6 +64,18 @@ pub fn default_spec(rootless: bool) -> serde_json::Value {
                 }
             }
         }
+    }
+    // As runc: a cgroup namespace only where /sys/fs/cgroup is cgroup2 (the container's
+    // cgroup mount needs none on v1, and the suites add their own).
+    let cgroup2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    if cgroup2 {
+        let nss = v["linux"]["namespaces"].as_array_mut().expect("an array");
+        let at = nss
+            .iter()
+            .position(|n| n["type"] == "mount")
+            .map_or(0, |i| i + 1);
+        nss.insert(at, serde_json::json!({"type": "cgroup"}));
     }
     v
 }

@@ -38,7 +38,8 @@ fn parse_bytes(flag: &str, s: &str) -> Result<i64> {
 /// as JSON: what it leaves out stays as it is.
 pub(crate) fn parse_resources(text: &[u8]) -> Result<Value> {
     let bad = |e: String| Error::msg(crate::error::one_line(&format!("--resources: {e}")));
-    let v = crate::spec::json_value(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let mut v = crate::spec::json_value(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    crate::spec::drop_pids_without_limit(&mut v);
     crate::spec::typed::<LinuxResources>(&v).map_err(bad)?;
     Ok(v)
 }

@@ -57,24 +57,33 @@ fn default_device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
         rule(LinuxDeviceType::C, None, None, "m"),
         rule(LinuxDeviceType::B, None, None, "m"),
     ];
-    for (ma, mi) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
-        rules.push(rule(LinuxDeviceType::C, Some(ma), Some(mi), "rwm"));
-    }
-    rules.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
-    for d in spec
+    // As runc: `linux.devices` makes nodes, it grants no access; a default node the spec
+    // lists itself loses its default rule (the spec's own rules decide).
+    let listed: Vec<std::path::PathBuf> = spec
         .linux()
         .as_ref()
-        .and_then(|l| l.devices().clone())
-        .unwrap_or_default()
-    {
-        // The device cgroup knows char and block devices only (a fifo needs no rule).
-        let typ = match d.typ() {
-            LinuxDeviceType::U => LinuxDeviceType::C,
-            LinuxDeviceType::P | LinuxDeviceType::A => continue,
-            t => t,
-        };
-        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+        .map(|d| d.path().clone())
+        .collect();
+    let defaults = [
+        ("/dev/null", 1, 3),
+        ("/dev/random", 1, 8),
+        ("/dev/full", 1, 7),
+        ("/dev/tty", 5, 0),
+        ("/dev/zero", 1, 5),
+        ("/dev/urandom", 1, 9),
+    ];
+    for (path, ma, mi) in defaults {
+        if !listed.iter().any(|p| p.as_os_str() == path) {
+            rules.push(rule(LinuxDeviceType::C, Some(ma), Some(mi), "rwm"));
+        }
     }
+    rules.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
+    rules.push(rule(LinuxDeviceType::C, Some(5), Some(2), "rwm"));
+    // /dev/net/tun: runc keeps it for the users who cannot add rules of their own.
+    rules.push(rule(LinuxDeviceType::C, Some(10), Some(200), "rwm"));
     rules
 }
 
@@ -227,9 +236,9 @@ fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
     let layout =
         hull_cgroups::Layout::detect().context(|| "read the host's cgroup layout".into())?;
     let linux = spec.linux().clone().unwrap_or_default();
-    // Default: one directory per container at the top of each hierarchy. A shared `hull/`
-    // parent cost ~2 ms a container (10 more cgroup mkdirs and rmdirs, see
-    // docs/DESIGN-NOTES.md) and races between overlapping containers.
+    // Default: one directory per container, named by its id (as runc's), at the top of
+    // each hierarchy. A shared `hull/` parent cost ~2 ms a container (10 more cgroup
+    // mkdirs and rmdirs, see docs/DESIGN-NOTES.md) and races between overlapping ones.
     let cg_path = linux
         .cgroups_path()
         .as_ref()
@@ -239,7 +248,7 @@ fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
             hull_cgroups::plan_systemd(&layout, p.as_deref(), o.id, spec.annotations().as_ref())?
         }
         (false, Some(p)) => hull_cgroups::plan(&layout, &p)?,
-        (false, None) => hull_cgroups::plan(&layout, &format!("/hull-{}", o.id))?,
+        (false, None) => hull_cgroups::plan(&layout, &format!("/{}", o.id))?,
     };
     let root_dir =
         std::fs::File::open(&rootfs).context(|| format!("open rootfs {}", rootfs.display()))?;
@@ -299,6 +308,11 @@ pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<Created> {
         .collect::<std::io::Result<Vec<_>>>()
         .context(|| "reserve file descriptors for cleanup".into())?;
     let dir = store.create(o.id)?;
+    // Someone else's cgroup is neither joined nor, on failure, destroyed.
+    if let Err(e) = check_cgroup_unused(&state.cgroup) {
+        let _ = dir.remove();
+        return Err(e);
+    }
     match make(&dir, &spec, &plan, &mut state, o, console, pidfd_socket) {
         Ok((pid, console)) => Ok(Created {
             dir,
@@ -314,6 +328,21 @@ pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<Created> {
             Err(e)
         }
     }
+}
+
+/// runc's checks on an existing cgroup: processes in it belong to something else, and a
+/// frozen one would stop the init before it could report back.
+fn check_cgroup_unused(cgroup: &hull_cgroups::CgroupPaths) -> Result<()> {
+    let n = hull_cgroups::pids(cgroup).map(|p| p.len()).unwrap_or(0);
+    if n != 0 {
+        return Err(Error::msg(format!(
+            "container's cgroup is not empty: {n} process(es) found"
+        )));
+    }
+    if hull_cgroups::is_frozen(cgroup) {
+        return Err(Error::msg("container's cgroup unexpectedly frozen"));
+    }
+    Ok(())
 }
 
 fn make(
@@ -355,7 +384,7 @@ fn make(
     let hook_state = |pid: i32| state_json(&snapshot, Status::Created, pid);
     let launched = launch::spawn(launch::LaunchArgs {
         plan,
-        hooks: spec.hooks().clone(),
+        hooks: crate::hooks::with_start_env(spec.hooks(), &plan.process.env),
         fifo_dir,
         preserve_fds: socket_activation_fds() + o.preserve_fds,
         console: console.as_ref().map(|c| c.child_end()),
@@ -429,16 +458,25 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     }
     dir.remove_exec_fifo()?;
     wait_for_exec(&fifo, &state);
-    crate::hooks::run_warn(
+    poststart(&state)
+}
+
+/// poststart hooks, as runc runs them: the first that fails kills the container and is
+/// the command's error (the spec's "warn and go on" is for poststop).
+pub fn poststart(state: &State) -> Result<()> {
+    let hooks = state
+        .config
+        .hooks()
+        .as_ref()
+        .map_or(&None, |h| h.poststart());
+    crate::hooks::run(
         "poststart",
-        state
-            .config
-            .hooks()
-            .as_ref()
-            .map_or(&None, |h| h.poststart()),
-        &state_json(&state, Status::Running, state.pid),
-    );
-    Ok(())
+        hooks,
+        &state_json(state, Status::Running, state.pid),
+    )
+    .inspect_err(|_| {
+        let _ = kill_everything(state);
+    })
 }
 
 /// Waits until the init has exec'd (or died): its write end of the fifo is close-on-exec,
@@ -594,15 +632,12 @@ fn kill_cgroup(cgroup: &hull_cgroups::CgroupPaths, id: &str) -> Result<()> {
 }
 
 /// `delete -f` of a container whose state.json cannot be read: nothing says where its
-/// cgroup is, but the default ones are hull's by their name: `/hull-<id>`, and with
-/// systemd running the unit `hull-<id>.scope` in system.slice. Their processes are killed
-/// and they are removed (the unit stopped); a custom cgroupsPath cannot be found.
+/// cgroup is. The systemd unit `hull-<id>.scope` is hull's by its name: its processes are
+/// killed and it is stopped. The default fs cgroup `/<id>` is runc's name and could be
+/// anyone's, so it is left alone, as runc leaves it.
 fn destroy_unrecorded(dir: ContainerDir, id: &str) -> Result<()> {
     if let Ok(layout) = hull_cgroups::Layout::detect() {
-        let defaults = [
-            hull_cgroups::plan(&layout, &format!("/hull-{id}")),
-            hull_cgroups::plan_systemd(&layout, None, id, None),
-        ];
+        let defaults = [hull_cgroups::plan_systemd(&layout, None, id, None)];
         for cgroup in defaults.into_iter().flatten() {
             if cgroup.leaves().any(|d| d.exists()) {
                 kill_cgroup(&cgroup, id)?;
@@ -637,11 +672,20 @@ pub fn destroy(dir: ContainerDir, state: &State, run_poststop: bool) -> Result<(
 
 /// `delete`: a stopped or created container goes; a running one only with `force`.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    delete_keeping(store, id, force, false)
+}
+
+/// A foreground `run`'s own delete: its `--pid-file` stays, as runc's does.
+pub fn delete_after_run(store: &Store, id: &str) -> Result<()> {
+    delete_keeping(store, id, true, true)
+}
+
+fn delete_keeping(store: &Store, id: &str, force: bool, keep_pid_file: bool) -> Result<()> {
     let dir = match store.open(id) {
         Err(Error::NotExist) if force => return Ok(()),
         r => r?,
     };
-    let state = match dir.read_state() {
+    let mut state = match dir.read_state() {
         Ok(s) => s,
         Err(_) if force => return destroy_unrecorded(dir, id),
         Err(e) => return Err(e),
@@ -659,6 +703,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
                 "cannot delete container {id} that is not stopped: {s}"
             )))
         }
+    }
+    if keep_pid_file {
+        state.pid_file = None;
     }
     destroy(dir, &state, true)
 }

@@ -111,7 +111,15 @@ fn join_then_unshare_and_fork(
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     join_cgroups(cgroup)?;
-    join_namespaces(&plan.join)?;
+    let mut join = plan.join.clone();
+    if let Some(path) = &plan.pid_ns_path {
+        // For the init cloned next; after the user namespace that may own it.
+        join.push(super::plan::NsJoin {
+            flag: CloneFlags::CLONE_NEWPID,
+            path: path.clone(),
+        });
+    }
+    join_namespaces(&join)?;
     let mut flags = plan.clone_flags;
     if flags.contains(CloneFlags::CLONE_NEWUSER) {
         unshare(CloneFlags::CLONE_NEWUSER).step(|| "unshare the user namespace".into())?;
@@ -300,6 +308,11 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         .request_hooks()
         .step(|| "wait for prestart/createRuntime hooks".into())?;
     let hooks = ctx.hooks.as_ref();
+    if let Some(root) = &root {
+        // As runc: createContainer hooks start in the container's root (still the host's
+        // view of it), so relative paths name files of the rootfs.
+        nix::unistd::fchdir(root.as_raw_fd()).step(|| "chdir to the rootfs".into())?;
+    }
     run_hooks_in_child(
         "createContainer",
         hooks.and_then(|h| h.create_container().clone()),
@@ -343,12 +356,19 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         Some(dir) => Some(wait_for_start(dir.as_raw_fd())?),
         None => None,
     };
-    run_hooks_in_child(
-        "startContainer",
-        ctx.hooks.as_ref().and_then(|h| h.start_container().clone()),
-        &state_json,
-    )?;
-    exec_process(p, plan.seccomp.program.as_ref(), &exe)
+    let start_hooks = ctx.hooks.as_ref().and_then(|h| h.start_container().clone());
+    let mut seccomp = plan.seccomp.program.as_ref();
+    if start_hooks.as_ref().is_some_and(|h| !h.is_empty())
+        && p.no_new_privs
+        && !needs_listener(seccomp)
+    {
+        // As runc: startContainer hooks run under the container's filter (without
+        // no_new_privs it is loaded already).
+        load_seccomp(seccomp, None)?;
+        seccomp = None;
+    }
+    run_hooks_in_child("startContainer", start_hooks, &state_json)?;
+    exec_process(p, seccomp, &exe)
 }
 
 /// A new pty inside the container: its master goes out over `sock`, its peer becomes
@@ -457,16 +477,38 @@ fn exec_process(
 
 /// Joins existing namespaces by path, in the plan's order. In a joined user namespace we
 /// become its root, so that what we make next (mounts, device nodes) has mapped owners.
+///
+/// As runc: every path is opened first (from the host's view); the namespaces our
+/// credentials reach are joined before the user namespace, the rest (owned by it) after,
+/// so a namespace owned by the host's user namespace can be joined with a user namespace.
 fn join_namespaces(join: &[super::plan::NsJoin]) -> StepResult<()> {
-    for j in join {
-        let fd =
-            namespaces::open_ns(&j.path).step(|| format!("open namespace {}", j.path.display()))?;
-        namespaces::setns(&fd, j.flag).step(|| format!("join namespace {}", j.path.display()))?;
-        if j.flag == CloneFlags::CLONE_NEWUSER {
-            nix::unistd::setresgid(0.into(), 0.into(), 0.into())
-                .step(|| "setgid 0 in the joined user namespace".into())?;
-            nix::unistd::setresuid(0.into(), 0.into(), 0.into())
-                .step(|| "setuid 0 in the joined user namespace".into())?;
+    let mut fds = join
+        .iter()
+        .map(|j| {
+            namespaces::open_ns(&j.path)
+                .map(Some)
+                .step(|| format!("open namespace {}", j.path.display()))
+        })
+        .collect::<StepResult<Vec<_>>>()?;
+    let user = CloneFlags::CLONE_NEWUSER;
+    // Passes: the others (EPERM may wait), the user namespace, the others left.
+    for pass in 0..3 {
+        for (j, slot) in join.iter().zip(fds.iter_mut()) {
+            if (j.flag == user) != (pass == 1) {
+                continue;
+            }
+            let Some(fd) = slot else { continue };
+            match namespaces::setns(fd, j.flag) {
+                Err(Errno::EPERM) if pass == 0 => continue,
+                r => r.step(|| format!("join namespace {}", j.path.display()))?,
+            }
+            *slot = None;
+            if j.flag == user {
+                nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+                    .step(|| "setgid 0 in the joined user namespace".into())?;
+                nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+                    .step(|| "setuid 0 in the joined user namespace".into())?;
+            }
         }
     }
     Ok(())

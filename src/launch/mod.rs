@@ -135,8 +135,10 @@ unsafe fn clone_in(
 pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
     let plan = a.plan;
     let (parent_chan, child_chan) = Channel::pair().context(|| "socketpair".into())?;
-    // Joining a pid namespace only affects children: do it here, before clone.
-    if let Some(p) = &plan.pid_ns_path {
+    // Joining a pid namespace only affects children: do it here, before clone. A two-stage
+    // plan's first child joins it itself, so that the pid it reports for the init (its
+    // child) is one of our namespace, not of the joined one.
+    if let Some(p) = plan.pid_ns_path.as_ref().filter(|_| !plan.two_stage) {
         let fd = crate::namespaces::open_ns(p)
             .context(|| format!("open pid namespace {}", p.display()))?;
         crate::namespaces::setns(&fd, CloneFlags::CLONE_NEWPID)

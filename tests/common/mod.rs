@@ -296,20 +296,37 @@ impl Hull {
 
 /// Nothing of container `id` is left: state dir, cgroups, mounts of the bundle, processes
 /// whose cwd or command line is in the bundle.
-pub fn assert_no_leaks(hull: &Hull, id: &str, bundle: &Path) {
-    assert!(
-        !hull.state_dir(id).exists(),
-        "state dir of {id} left behind"
-    );
-    let mut dirs = vec![PathBuf::from(format!("/sys/fs/cgroup/hull-{id}"))];
+/// The default cgroup `/<id>` in every hierarchy (v1 controllers, cgroup2 roots).
+fn default_cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from(format!("/sys/fs/cgroup/{id}"))];
     for h in std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
         .flatten()
     {
-        dirs.push(h.path().join(format!("hull-{id}")));
+        dirs.push(h.path().join(id));
     }
-    for dir in dirs {
+    dirs
+}
+
+/// Removes the default cgroup of `id` once its processes are gone.
+pub fn remove_default_cgroup(id: &str) {
+    for dir in default_cgroup_dirs(id).iter().filter(|d| d.exists()) {
+        for _ in 0..100 {
+            if std::fs::remove_dir(dir).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+pub fn assert_no_leaks(hull: &Hull, id: &str, bundle: &Path) {
+    assert!(
+        !hull.state_dir(id).exists(),
+        "state dir of {id} left behind"
+    );
+    for dir in default_cgroup_dirs(id) {
         assert!(!dir.exists(), "cgroup {} left behind", dir.display());
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -358,7 +375,7 @@ pub fn run_in(edit: impl FnOnce(&mut Value), args: &[&str]) -> Run {
     let hull = Hull::default();
     let mut b = Bundle::new(args);
     b.edit(edit);
-    let id = format!("t{}", std::process::id() as u64 * 1000 + unique());
+    let id = id("t");
     let r = hull.run_container(&b, &id);
     assert_no_leaks(&hull, &id, b.path());
     r
@@ -370,8 +387,9 @@ pub fn unique() -> u64 {
     N.fetch_add(1, Ordering::SeqCst)
 }
 
+/// A container id (and so the default cgroup's name) the host-wide leak check can find.
 pub fn id(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), unique())
+    format!("hull-{prefix}-{}-{}", std::process::id(), unique())
 }
 
 /// Deletes a container (`delete -f`) when a test panics before its own cleanup, so a
