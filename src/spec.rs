@@ -192,6 +192,14 @@ fn prepare(v: &mut Value, base: &str) -> std::result::Result<(), String> {
         if let Some(r) = v.pointer_mut("/linux/resources") {
             drop_pids_without_limit(r);
         }
+        // A namespace with "path": "" is a new one, as runc reads it.
+        if let Some(Value::Array(nss)) = v.pointer_mut("/linux/namespaces") {
+            for ns in nss.iter_mut().filter_map(Value::as_object_mut) {
+                if ns.get("path").and_then(Value::as_str) == Some("") {
+                    ns.remove("path");
+                }
+            }
+        }
     }
 
     // "If omitted or empty, runtime SHOULD NOT change process' CPU affinity": runc takes

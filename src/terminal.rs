@@ -83,17 +83,19 @@ pub fn become_console(peer: OwnedFd) -> Result<(), Errno> {
 /// anything is made, so that a bad path fails cleanly.
 pub fn connect_socket(path: &Path, what: &str) -> crate::error::Result<OwnedFd> {
     use crate::error::Context;
-    let connected = || -> Result<OwnedFd, Errno> {
-        let sock = socket(
-            AddressFamily::Unix,
-            SockType::Stream,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )?;
-        connect(sock.as_raw_fd(), &UnixAddr::new(path)?)?;
-        Ok(sock)
-    };
-    connected().context(|| format!("connect to {what} {}", path.display()))
+    connect_unix(path).context(|| format!("connect to {what} {}", path.display()))
+}
+
+/// A connected AF_UNIX stream socket (close-on-exec).
+pub fn connect_unix(path: &Path) -> Result<OwnedFd, Errno> {
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    connect(sock.as_raw_fd(), &UnixAddr::new(path)?)?;
+    Ok(sock)
 }
 
 /// Sends `fd` with SCM_RIGHTS along with `data` (a pty's name, as runc sends it; a

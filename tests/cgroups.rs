@@ -483,3 +483,78 @@ fn blkio_throttles_are_written_and_read_back() {
     assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
     assert_no_leaks(&hull, &id, b.path());
 }
+
+#[test]
+fn pids_limit_zero_is_one_and_an_empty_pids_sets_nothing() {
+    require_root!();
+    let hull = Hull::default();
+    for (pids, want) in [(json!({"limit": 0}), "1"), (json!({}), "max")] {
+        let mut b = Bundle::new(&["sleep", "1000"]);
+        b.edit(|c| c["linux"]["resources"] = json!({"pids": pids}));
+        let id = id("pids0");
+        let _g = common::DeleteOnPanic::new(&hull, &id);
+        hull.run_d(&b, &id);
+        let got = std::fs::read_to_string(file(&id, "pids", "pids.max")).unwrap();
+        assert_eq!(got.trim(), want, "pids {pids}");
+        assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+        assert_no_leaks(&hull, &id, b.path());
+    }
+}
+
+#[test]
+fn a_cgroup_with_processes_or_frozen_is_refused_and_left_alone() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let owner = id("owner");
+    let _g = common::DeleteOnPanic::new(&hull, &owner);
+    hull.run_d(&b, &owner);
+    // A second container asking for the first one's cgroup (runc's check and words).
+    let mut intruder = Bundle::new(&["true"]);
+    intruder.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{owner}")));
+    let other = id("intruder");
+    let r = hull.create(&intruder, &other);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("container's cgroup is not empty: 1 process(es) found"),
+        "{}",
+        r.stderr
+    );
+    assert!(!hull.state_dir(&other).exists());
+    assert_eq!(hull.status(&owner), "running", "the owner is untouched");
+    assert!(file(&owner, "pids", "cgroup.procs").exists());
+    assert_eq!(hull.run(&["delete", "-f", &owner]).code, 0);
+    assert_no_leaks(&hull, &owner, b.path());
+
+    // An empty but frozen cgroup: the init would hang in it.
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let frozen = id("frozen");
+    let (dir, file_name, value) = match v2 {
+        true => (
+            PathBuf::from(format!("/sys/fs/cgroup/{frozen}")),
+            "cgroup.freeze",
+            "1",
+        ),
+        false => (
+            PathBuf::from(format!("/sys/fs/cgroup/freezer/{frozen}")),
+            "freezer.state",
+            "FROZEN",
+        ),
+    };
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join(file_name), value).unwrap();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{frozen}")));
+    let r = hull.create(&b, &frozen);
+    let _ = std::fs::remove_dir(&dir);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("container's cgroup unexpectedly frozen"),
+        "{}",
+        r.stderr
+    );
+    assert!(!hull.state_dir(&frozen).exists());
+    common::remove_default_cgroup(&frozen);
+    assert_no_leaks(&hull, &frozen, b.path());
+}

@@ -176,6 +176,47 @@ fn user_groups_umask_env_cwd_home() {
 }
 
 #[test]
+fn an_ambient_capability_not_inheritable_is_skipped_with_a_warning() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            c["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN", "CAP_KILL"], "effective": ["CAP_CHOWN", "CAP_KILL"], "permitted": ["CAP_CHOWN", "CAP_KILL"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_CHOWN", "CAP_KILL"]});
+            c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        },
+        &sh("grep CapAmb /proc/self/status"),
+    );
+    // CAP_KILL (bit 5) is raised; CAP_CHOWN, not inheritable, cannot be.
+    assert_eq!(ok(&r), "CapAmb:\t0000000000000020\n");
+    assert!(
+        r.stderr
+            .contains("can't raise ambient capability CAP_CHOWN: operation not permitted"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_executable_only_cap_dac_override_lets_through_runs() {
+    require_root!();
+    // 0700 root:root: uid 1000 may execute it only by CAP_DAC_OVERRIDE (execve honours
+    // it; the lookup must too, as runc's does).
+    let mut b = common::Bundle::with_own_rootfs(&["/only-root.sh"]);
+    let script = b.rootfs().join("only-root.sh");
+    std::fs::write(&script, "#!/bin/sh\necho ran as $(id -u)\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    b.edit(|c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        let caps = json!(["CAP_DAC_OVERRIDE"]);
+        c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps});
+    });
+    let hull = common::Hull::default();
+    let id = common::id("dacoverride");
+    let r = hull.run_container(&b, &id);
+    assert_eq!(ok(&r), "ran as 1000\n");
+    common::assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
 fn capabilities_no_new_privs_rlimits() {
     require_root!();
     let r = run_in(
@@ -335,6 +376,32 @@ fn hooks_run_in_order_with_state() {
     assert!(text.contains("prestart \"status\":\"created\""), "{text}");
     assert!(text.contains("poststart \"status\":\"running\""), "{text}");
     assert!(text.contains("poststop \"status\":\"stopped\""), "{text}");
+}
+
+#[test]
+fn start_container_hooks_get_the_process_env_and_create_container_hooks_the_rootfs_as_cwd() {
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap().to_string();
+    let r = run_in(
+        |c| {
+            c["process"]["env"] = json!(["PATH=/bin", "ONE=two"]);
+            c["mounts"].as_array_mut().unwrap().push(
+                json!({"destination": dir, "type": "bind", "source": dir, "options": ["bind"]}),
+            );
+            c["hooks"] = json!({
+                // Inside the container, with the process's env (HOME from passwd).
+                "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", format!("echo $ONE $HOME > {dir}/start")]}],
+                // On the host, in the rootfs: relative paths name its files.
+                "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", format!("ls -d ./etc/passwd > {dir}/create")]}]
+            })
+        },
+        &["true"],
+    );
+    ok(&r);
+    let read = |f: &str| std::fs::read_to_string(tmp.path().join(f)).unwrap();
+    assert_eq!(read("start"), "two /root\n");
+    assert_eq!(read("create"), "./etc/passwd\n");
 }
 
 #[test]

@@ -125,12 +125,12 @@ fn mount_destinations_that_are_symlinks_stay_in_the_rootfs() {
     assert_no_leaks(&hull, &id, b.path());
 }
 
-/// A rootfs whose /dev/null, /dev/pts and /proc are symlinks to host paths (the image
-/// is the attacker's). A runtime that opens the container's /dev/null to mask paths
-/// (CVE-2025-31133) binds the host file in place of /proc/kcore; one that follows /proc
-/// writes its sysctls and labels to a fake file (CVE-2019-16884). hull masks from the
+/// A rootfs whose /dev/null and /dev/pts are symlinks to host paths (the image is the
+/// attacker's). A runtime that opens the container's /dev/null to mask paths
+/// (CVE-2025-31133) binds the host file in place of /proc/kcore. hull masks from the
 /// host's own /dev/null, resolves mount destinations in the rootfs, and writes /proc
-/// through a private procfs.
+/// through a private procfs. A symlinked /proc (CVE-2019-16884: sysctls and labels
+/// written to a fake file) is refused outright, as runc refuses it.
 #[test]
 fn a_rootfs_with_symlinked_dev_null_pts_and_proc_never_reaches_the_host() {
     require_root!();
@@ -150,8 +150,6 @@ fn a_rootfs_with_symlinked_dev_null_pts_and_proc_never_reaches_the_host() {
     let dev = b.rootfs().join("dev");
     std::os::unix::fs::symlink(&canary, dev.join("null")).unwrap();
     std::os::unix::fs::symlink(&pts, dev.join("pts")).unwrap();
-    std::fs::remove_dir(b.rootfs().join("proc")).unwrap();
-    std::os::unix::fs::symlink(&proc, b.rootfs().join("proc")).unwrap();
     b.edit(|c| {
         // No tmpfs on /dev: the image's /dev is what hull works in.
         let mounts = c["mounts"].as_array_mut().unwrap();
@@ -179,6 +177,25 @@ fn a_rootfs_with_symlinked_dev_null_pts_and_proc_never_reaches_the_host() {
     assert_eq!(lines[1], "1", "the sysctl reached the real procfs");
     assert_eq!(lines.last().unwrap().trim(), "/bin/busybox");
     assert_no_leaks(&hull, &id, b.path());
+
+    std::fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    std::os::unix::fs::symlink(&proc, b.rootfs().join("proc")).unwrap();
+    let id2 = common::id("proclink");
+    let r = hull.run_container(&b, &id2);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "error mounting \"proc\" to rootfs at \"/proc\": filesystem \"proc\" must be mounted on ordinary directory"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(&proc).unwrap().count(),
+        0,
+        "host dir written"
+    );
+    assert_no_leaks(&hull, &id2, b.path());
 }
 
 /// Sysctls outside every namespace the container has (or a key that walks out of its

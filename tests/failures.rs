@@ -173,8 +173,35 @@ fn failing_hooks_fail_create_and_clean_up() {
     for kind in ["prestart", "createRuntime", "createContainer"] {
         let mut b = Bundle::new(&["true"]);
         b.edit(|c| c["hooks"] = json!({kind: [{"path": "/bin/sh", "args": ["sh", "-c", "echo hook-broke >&2; exit 2"]}]}));
-        fails_cleanly(&hull, &b, "hook-broke");
+        fails_cleanly(
+            &hull,
+            &b,
+            &format!("error running {kind} hook #0: exit status 2, stdout: , stderr: hook-broke"),
+        );
     }
+}
+
+#[test]
+fn a_failing_poststart_hook_fails_run_and_a_signalled_hook_is_named_as_runc_does() {
+    require_root!();
+    let hull = Hull::default();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["hooks"] =
+            json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "kill -SYS $$"]}]})
+    });
+    let id = id("poststart");
+    let r = hull.run_detached(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("error running poststart hook #0: signal: bad system call"),
+        "{}",
+        r.stderr
+    );
+    // runc kills and deletes the container it could not start as asked.
+    assert!(!hull.state_dir(&id).exists());
+    assert_no_leaks(&hull, &id, b.path());
 }
 
 #[test]

@@ -290,6 +290,31 @@ fn delete_removes_a_pid_file_and_a_temporary_left_of_it() {
     assert_no_leaks(&hull, &id, b.path());
 }
 
+/// A foreground `run --pid-file` leaves the file when it deletes its container (runc does;
+/// scripts read it afterwards).
+#[test]
+fn foreground_run_keeps_its_pid_file() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["sh", "-c", "echo $$"]);
+    let id = id("runpid");
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let bundle = b.path().to_str().unwrap();
+    let r = hull.run(&[
+        "run",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "-b",
+        bundle,
+        &id,
+    ]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "1\n"), "{}", r.stderr);
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(pid > 1, "the init's pid on the host: {pid}");
+    assert_no_leaks(&hull, &id, b.path());
+}
+
 /// `features` (runc's, the runtime spec's features.md): what a caller checks before it
 /// generates a config.
 #[test]

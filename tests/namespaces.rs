@@ -282,6 +282,27 @@ fn new_user_namespace_with_a_joined_one_and_new_ones_inside_a_joined_user_namesp
     assert_eq!(lines[3], "mounted");
     assert_no_leaks(&hull, &c, third.path());
 
+    // Joining its user and pid namespaces (a two-stage launch): the pid recorded is the
+    // init's in our namespace, not the one it has inside the joined pid namespace.
+    let mut fourth = Bundle::new(&["sleep", "1000"]);
+    fourth.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "cgroup");
+        set_ns_path(c, "user", format!("/proc/{pid}/ns/user"));
+        set_ns_path(c, "pid", format!("/proc/{pid}/ns/pid"));
+    });
+    let d = id("joinuserpid");
+    let _gd = common::DeleteOnPanic::new(&hull, &d);
+    hull.run_d(&fourth, &d);
+    let joined = hull.state(&d)["pid"].as_i64().unwrap();
+    assert_eq!(ns(joined, "pid"), ns(pid, "pid"), "pid {joined} is ours");
+    let cmdline = std::fs::read_to_string(format!("/proc/{joined}/cmdline")).unwrap();
+    assert!(cmdline.starts_with("sleep\0"), "{cmdline:?}");
+    assert_eq!(hull.run(&["delete", "-f", &d]).code, 0);
+    assert_no_leaks(&hull, &d, fourth.path());
+
     assert_eq!(hull.run(&["delete", "-f", &a]).code, 0);
     assert_no_leaks(&hull, &a, first.path());
 }

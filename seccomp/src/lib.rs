@@ -247,9 +247,9 @@ fn rules(profile: &LinuxSeccomp) -> Result<Vec<Rule<'_>>, Error> {
                 .iter()
                 .find(|n| NOTIFY_FORBIDDEN.contains(&n.as_str()))
             {
+                // runc's words; the runtime needs it to hand the listener over.
                 return Err(Error::Invalid(format!(
-                    "{what}: SCMP_ACT_NOTIFY on {n}: the runtime needs {n} to hand the \
-                     listener over once the filter is loaded"
+                    "{what}: SCMP_ACT_NOTIFY cannot be used for the {n} syscall"
                 )));
             }
         }
@@ -683,7 +683,12 @@ pub fn compile_for(profile: &LinuxSeccomp, native: Arch) -> Result<Program, Erro
         )));
     }
 
-    let mut flags = 0;
+    // No `flags` at all: runc's default, SPEC_ALLOW (the filter does not force Spectre
+    // mitigations on the container); `[]` means none. `load` drops it where unknown.
+    let mut flags = match profile.flags() {
+        None => FLAG_SPEC_ALLOW,
+        Some(_) => 0,
+    };
     let mut wait_killable = false;
     for f in profile.flags().iter().flatten() {
         match f {

@@ -260,9 +260,13 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
         unshare(time).step(|| "unshare the time namespace".into())?;
         if !plan.time_offsets.is_empty() {
-            std::fs::write("/proc/self/timens_offsets", &plan.time_offsets)
-                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
-                .step(|| "write /proc/self/timens_offsets".into())?;
+            // Our /proc files belong to the host's root while we are not dumpable, and we
+            // may be root of a user namespace by now: dumpable just for this write.
+            prctl(libc::PR_SET_DUMPABLE, 1).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+            let written = std::fs::write("/proc/self/timens_offsets", &plan.time_offsets)
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+            prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+            written.step(|| "write /proc/self/timens_offsets".into())?;
         }
         let ns = namespaces::open_ns(std::path::Path::new("/proc/self/ns/time_for_children"))
             .step(|| "open the new time namespace".into())?;
@@ -376,6 +380,15 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
 fn setup_console(p: &ProcessPlan, console: crate::terminal::ChildConsole) -> StepResult<()> {
     let (master, peer) =
         crate::terminal::open_pty().step(|| "open a pty in the container".into())?;
+    // The process's own terminal: its user owns it (devpts's gid=5 gives the group), as
+    // runc does for its stdio.
+    let st = nix::sys::stat::fstat(peer.as_raw_fd()).step(|| "fstat the pty".into())?;
+    if st.st_uid != p.uid {
+        match nix::unistd::fchown(peer.as_raw_fd(), Some(p.uid.into()), None) {
+            Ok(()) | Err(Errno::EPERM) | Err(Errno::EROFS) => {}
+            Err(e) => return Err(e).step(|| format!("chown the pty to uid {}", p.uid)),
+        }
+    }
     if let Some(size) = p.console_size {
         crate::terminal::set_size(peer.as_fd(), size).step(|| "set the console size".into())?;
     }
@@ -532,6 +545,7 @@ fn needs_listener(prog: Option<&hull_seccomp::Program>) -> bool {
 /// Loads the filter; its NOTIFY listener, if any, goes to the runtime over `chan`.
 fn load_seccomp(prog: Option<&hull_seccomp::Program>, chan: Option<&Channel>) -> StepResult<()> {
     let Some(prog) = prog else { return Ok(()) };
+    crate::logging::debug(&format!("seccomp filter flags: {}", prog.flags));
     let listener = hull_seccomp::load(prog)
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)))
         .step(|| "load the seccomp filter".into())?;
@@ -641,9 +655,10 @@ fn set_caps(c: &CapsPlan) -> StepResult<()> {
     let r = unsafe { libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) };
     Errno::result(r).step(|| "apply capabilities (capset)".into())?;
     for cap in &c.ambient {
-        // As runc: an ambient capability that cannot be raised is skipped.
+        // As runc: an ambient capability that cannot be raised (not inheritable) is
+        // skipped with a warning.
         // SAFETY: prctl with integer arguments.
-        unsafe {
+        let r = unsafe {
             libc::prctl(
                 libc::PR_CAP_AMBIENT,
                 libc::PR_CAP_AMBIENT_RAISE as u64,
@@ -652,6 +667,12 @@ fn set_caps(c: &CapsPlan) -> StepResult<()> {
                 0u64,
             )
         };
+        if r < 0 {
+            crate::logging::warn(&format!(
+                "can't raise ambient capability {cap}: {}",
+                crate::error::errno_text(Errno::last())
+            ));
+        }
     }
     Ok(())
 }
@@ -665,7 +686,14 @@ fn find_executable(p: &ProcessPlan) -> StepResult<CString> {
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             return Err(Errno::EACCES);
         }
-        nix::unistd::access(path, nix::unistd::AccessFlags::X_OK)
+        // The effective ids and capabilities decide (CAP_DAC_OVERRIDE counts), as for
+        // execve; access(2) would ask the real ones.
+        nix::unistd::faccessat(
+            None,
+            path,
+            nix::unistd::AccessFlags::X_OK,
+            nix::fcntl::AtFlags::AT_EACCESS,
+        )
     };
     if name.contains('/') {
         check(name).step(|| format!("exec: {name:?}: stat {name}"))?;

@@ -99,7 +99,12 @@ fn send_listener(
         "metadata": target.metadata,
         "state": state,
     });
-    let sock = crate::terminal::connect_socket(&target.path, "seccomp listener")?;
+    let sock = crate::terminal::connect_unix(&target.path).context(|| {
+        format!(
+            "failed to connect with seccomp agent specified in the seccomp profile: dial unix {}: connect",
+            target.path.display()
+        )
+    })?;
     crate::terminal::send_fd(
         sock.as_raw_fd(),
         fd.as_fd(),

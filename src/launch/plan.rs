@@ -189,6 +189,30 @@ pub struct Plan {
     pub seccomp: SeccompPlan,
 }
 
+/// Paths once each, compared cleaned ("/a/./b/" is "/a/b"), the first spelling kept: a
+/// path masked twice would be mounted over twice (runc skips repeats too).
+fn first_of_each_path(paths: &[String]) -> Vec<String> {
+    let clean = |p: &str| {
+        let mut parts: Vec<&str> = Vec::new();
+        for c in p.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                c => parts.push(c),
+            }
+        }
+        parts.join("/")
+    };
+    let mut seen = std::collections::HashSet::new();
+    paths
+        .iter()
+        .filter(|p| seen.insert(clean(p)))
+        .cloned()
+        .collect()
+}
+
 /// The environment as runc hands it to execve: one entry per name, the last value winning
 /// at the last position, and an empty HOME left out (it is filled in from passwd).
 fn dedup_env(env: &[String]) -> Vec<String> {
@@ -675,7 +699,7 @@ impl Plan {
             setup_dev,
             devices,
             bind_devices: user_ns,
-            masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+            masked_paths: first_of_each_path(linux.masked_paths().as_deref().unwrap_or_default()),
             readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
             root_propagation,
             root_propagation_set,
@@ -752,6 +776,15 @@ mod tests {
         assert_eq!(p.join.len(), 1);
         assert_eq!(p.join[0].flag, CloneFlags::CLONE_NEWNET);
         assert!(!p.bind_devices);
+    }
+
+    #[test]
+    fn a_path_repeated_in_another_spelling_is_masked_once() {
+        let paths: Vec<String> = ["/proc/kcore", "/proc//kcore/", "/proc/./x/../kcore", "/sys"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(super::first_of_each_path(&paths), ["/proc/kcore", "/sys"]);
     }
 
     #[test]

@@ -220,8 +220,37 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
             }
         }
         MountKind::Fs { fstype, source } => {
+            if fstype == "proc" || fstype == "sysfs" {
+                // As runc: never through a symlink (a rootfs's /proc -> /x would put the
+                // real procfs where masks and read-only paths do not reach).
+                match open_in_root(root, &m.dest, libc::O_PATH | libc::O_NOFOLLOW) {
+                    Ok(fd) if !is_dir(&fd) => {
+                        return Err(Errno::ENOTDIR).step(|| {
+                            format!(
+                                "error mounting {source:?} to rootfs at {:?}: filesystem \
+                                 {fstype:?} must be mounted on ordinary directory",
+                                m.dest
+                            )
+                        })
+                    }
+                    Ok(_) | Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(e).step(what),
+                }
+            }
+            // A tmpfs over an existing directory takes its mode (runc does so); the
+            // options' own mode= comes later and wins.
+            let mut data = m.opts.data.join(",");
+            if fstype == "tmpfs" {
+                if let Ok(fd) = open_in_root(root, &m.dest, libc::O_PATH) {
+                    let st = fstat(fd.as_raw_fd()).step(what)?;
+                    let mode = format!("mode={:04o}", st.st_mode & 0o7777);
+                    data = match data.is_empty() {
+                        true => mode,
+                        false => format!("{mode},{data}"),
+                    };
+                }
+            }
             let target = ensure_in_root(root, &m.dest, Create::Dir).step(what)?;
-            let data = m.opts.data.join(",");
             // The image's directory, kept open under the tmpfs about to cover it.
             let copy_from = match m.opts.tmpcopyup {
                 true => Some(
@@ -526,6 +555,10 @@ pub fn open_host_devnull() -> StepResult<OwnedFd> {
     Ok(fd)
 }
 
+fn is_dir(fd: &OwnedFd) -> bool {
+    fstat(fd.as_raw_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
 /// maskedPaths (empty read-only tmpfs on directories, /dev/null on files) and
 /// readonlyPaths. Paths that do not exist are skipped, as the spec says.
 pub fn mask_and_protect(plan: &Plan, root: RawFd, devnull: &OwnedFd) -> StepResult<()> {
@@ -535,8 +568,7 @@ pub fn mask_and_protect(plan: &Plan, root: RawFd, devnull: &OwnedFd) -> StepResu
             Err(Errno::ENOENT) => continue,
             r => r.step(what)?,
         };
-        let st = fstat(fd.as_raw_fd()).step(what)?;
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        if is_dir(&fd) {
             mount(
                 Some("tmpfs"),
                 fd_path(&fd).as_c_str(),
