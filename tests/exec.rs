@@ -261,6 +261,77 @@ fn a_minimal_process_json_runs_as_root_with_the_containers_caps_and_home() {
 }
 
 #[test]
+fn cpu_affinity_resets_to_the_cgroup_and_exec_takes_initial_then_final() {
+    require_root!();
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    if online.trim() == "0" {
+        return eprintln!("skipped: one CPU, no affinity to change");
+    }
+    let hull = Hull::default();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = id("affinity");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
+    // hull itself pinned to CPU 0, as `taskset -c 0 hull ...` would.
+    let pinned = |args: &[&str]| -> common::Run {
+        let mut cmd = hull.cmd();
+        cmd.args(args);
+        // SAFETY: sched_setaffinity only, between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                let mut set = nix::sched::CpuSet::new();
+                set.set(0).unwrap();
+                nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+                    .map_err(std::io::Error::from)
+            })
+        };
+        cmd.output().unwrap().into()
+    };
+    let bundle = b.path().to_str().unwrap();
+    let r = pinned(&["run", "-d", "-b", bundle, &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let own = |pid: &str| {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        s.lines()
+            .find(|l| l.starts_with("Cpus_allowed_list"))
+            .unwrap()
+            .to_string()
+    };
+    let init = hull.state(&id)["pid"].to_string();
+    assert_eq!(
+        own(&init),
+        own("self"),
+        "the init is not pinned as hull was"
+    );
+    let r = pinned(&[
+        "exec",
+        &id,
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        r.stdout,
+        format!("{}\n", own("self")),
+        "nor an exec: {}",
+        r.stderr
+    );
+
+    let pfile = b.path().join("process.json");
+    let process = json!({"args": ["grep", "Cpus_allowed_list", "/proc/self/status"], "cwd": "/",
+                         "execCPUAffinity": {"initial": "0", "final": "1"}});
+    std::fs::write(&pfile, process.to_string()).unwrap();
+    let r = hull.run(&["--debug", "exec", "-p", pfile.to_str().unwrap(), &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "Cpus_allowed_list:\t1\n");
+    assert!(
+        r.stderr.contains(": affinity: 0x1\""),
+        "initial: {}",
+        r.stderr
+    );
+    cleanup(&hull, &id, &b);
+}
+
+#[test]
 fn pause_blocks_exec_until_resume_and_a_paused_container_is_killed_whole() {
     require_root!();
     let hull = Hull::default();

@@ -50,6 +50,8 @@ pub struct ChildContext<'a> {
     pub console: Option<crate::terminal::ChildConsole>,
     /// The v1 cgroups to join first thing (None when already joined, or no cgroup).
     pub cgroup: Option<&'a hull_cgroups::Entry>,
+    /// The idmapped mounts' trees, made by the runtime (see `rootfs::idmapped_trees`).
+    pub idmap_trees: &'a [Option<OwnedFd>],
 }
 
 /// Entry point in the child. Never returns.
@@ -165,10 +167,24 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    let attrs = &p.attrs;
+    if let Some(cpus) = &attrs.cpus_initial {
+        super::sched::set_affinity(cpus).step(|| "set the initial CPU affinity".into())?;
+    }
+    super::sched::log_affinity();
     join_cgroups(ctx.cgroup)?;
     ctx.chan
         .wait_for_proceed()
         .step(|| "wait for the parent".into())?;
+    // In every cgroup now; before the scheduler, which may forbid narrowing it.
+    match (&attrs.cpus_initial, &attrs.cpus_final) {
+        (_, Some(cpus)) => {
+            super::sched::set_affinity(cpus).step(|| "set the final CPU affinity".into())?
+        }
+        // Not hull's own affinity (taskset), but the cgroup's CPUs.
+        (None, None) => super::sched::reset_affinity(),
+        (Some(_), None) => {}
+    }
     if let Some(adj) = p.oom_score_adj {
         // Still the host's /proc: nothing of the container's is joined yet.
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -239,9 +255,10 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     join_cgroups(ctx.cgroup)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
-    if let Some(cpus) = &plan.process.attrs.cpus_initial {
-        super::sched::set_affinity(cpus).step(|| "set the initial CPU affinity".into())?;
-    }
+    // execCPUAffinity is for exec only; the init gets every CPU of its cgroup, not the
+    // runtime's own affinity (as runc).
+    super::sched::log_affinity();
+    super::sched::reset_affinity();
     // Everything up to the first cgroup mount runs while the parent moves us into our
     // cgroup; a new user namespace needs its id maps before anything else.
     let mut gate = CgroupGate { ctx, open: false };
@@ -301,7 +318,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     if has_mount_ns {
         devnull = Some(rootfs::open_host_devnull()?);
         let fd = rootfs::prepare_root(plan)?;
-        rootfs::mount_all(plan, fd.as_raw_fd(), &mut || gate.pass())?;
+        rootfs::mount_all(plan, fd.as_raw_fd(), ctx.idmap_trees, &mut || gate.pass())?;
         rootfs::setup_dev(plan, fd.as_raw_fd())?;
         rootfs::ensure_cwd(fd.as_raw_fd(), &plan.process.cwd)?;
         root = Some(fd);
@@ -480,9 +497,6 @@ fn exec_process(
     reset_signals();
     if p.no_new_privs && !needs_listener(seccomp) {
         load_seccomp(seccomp, None)?;
-    }
-    if let Some(cpus) = &p.attrs.cpus_final {
-        super::sched::set_affinity(cpus).step(|| "set the final CPU affinity".into())?;
     }
     let e = nix::unistd::execve(exe, &p.args, &p.env).unwrap_err();
     Err(e).step(|| format!("exec {}", exe.to_string_lossy()))

@@ -154,6 +154,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
     } else {
         plan.clone_flags
     };
+    let idmap_trees = crate::rootfs::idmapped_trees(plan)?;
     // A cgroup made with the init is joined after clone (`on_cloned`), not by it.
     let entry = match plan.cgroup.made_with_init() {
         true => None,
@@ -176,6 +177,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             hooks: a.hooks,
             console: a.console,
             cgroup: entry.as_ref(),
+            idmap_trees: &idmap_trees,
         };
         if plan.two_stage {
             child::run_two_stage(ctx);

@@ -35,8 +35,23 @@ pub struct MountPlan {
     pub dest: String,
     pub kind: MountKind,
     pub opts: MountOptions,
-    /// For idmapped mounts: the mount's own maps, else the container's.
-    pub idmap: Option<(String, String)>,
+    pub idmap: Option<IdMap>,
+}
+
+/// An idmapped bind mount: whose ids it shows, and whether sub-mounts are shifted too
+/// (`ridmap`).
+#[derive(Debug, Clone)]
+pub struct IdMap {
+    pub userns: IdMapUserns,
+    pub recursive: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum IdMapUserns {
+    /// uid_map and gid_map text: the mount's own, else the new user namespace's.
+    Maps(String, String),
+    /// A joined user namespace.
+    Path(PathBuf),
 }
 
 #[derive(Debug, Clone)]
@@ -534,7 +549,10 @@ impl Plan {
         let mut mounts = Vec::new();
         let mut setup_dev = true;
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            let dest = m.destination().to_string_lossy().into_owned();
+            let mut dest = m.destination().to_string_lossy().into_owned();
+            if !dest.starts_with('/') {
+                dest.insert(0, '/');
+            }
             // How messages name the mount: escaped and short, whatever the path holds.
             let at = format!("mounts[{i}] ({})", shown(&dest));
             let opts = options::parse(m.options().as_deref().unwrap_or_default());
@@ -577,28 +595,36 @@ impl Plan {
                     source,
                 }
             };
-            let idmap = match opts.idmap {
-                None => None,
-                Some(_) => {
-                    let (u, g) = (
-                        m.uid_mappings().as_deref().unwrap_or_default(),
-                        m.gid_mappings().as_deref().unwrap_or_default(),
-                    );
-                    if u.is_empty() && g.is_empty() {
-                        if !new_user {
-                            return Err(Error::msg(format!(
-                                "{at}: idmap needs uidMappings/gidMappings or a user namespace"
-                            )));
-                        }
-                        Some((
-                            uid_map.clone().unwrap_or_default(),
-                            gid_map.clone().unwrap_or_default(),
-                        ))
-                    } else {
-                        Some((id_map(u), id_map(g)))
-                    }
-                }
+            // As runc: mappings on a mount make it idmapped even without `idmap`; without
+            // mappings, `idmap` takes the user namespace's (a joined one by its path).
+            let (u, g) = (m.uid_mappings().as_deref(), m.gid_mappings().as_deref());
+            let both = || {
+                Error::msg(format!(
+                    "{at}: id-mapped mounts must have both uid and gid mappings specified"
+                ))
             };
+            let idmap = if u.is_some() || g.is_some() {
+                let (u, g) = (u.unwrap_or_default(), g.unwrap_or_default());
+                if u.is_empty() || g.is_empty() {
+                    return Err(both());
+                }
+                Some(IdMapUserns::Maps(id_map(u), id_map(g)))
+            } else if opts.idmap.is_none() {
+                None
+            } else if let Some(j) = join.iter().find(|j| j.flag == CloneFlags::CLONE_NEWUSER) {
+                Some(IdMapUserns::Path(j.path.clone()))
+            } else if new_user {
+                Some(IdMapUserns::Maps(
+                    uid_map.clone().unwrap_or_default(),
+                    gid_map.clone().unwrap_or_default(),
+                ))
+            } else {
+                return Err(both());
+            }
+            .map(|userns| IdMap {
+                userns,
+                recursive: opts.idmap == Some(true),
+            });
             if opts.tmpcopyup && !matches!(&kind, MountKind::Fs { fstype, .. } if fstype == "tmpfs")
             {
                 return Err(Error::msg(format!(
@@ -607,7 +633,7 @@ impl Plan {
             }
             if idmap.is_some() && !matches!(kind, MountKind::Bind { .. }) {
                 return Err(Error::msg(format!(
-                    "{at}: idmap is only supported for bind mounts"
+                    "{at}: id-mapped mounts are only supported for bind-mounts"
                 )));
             }
             mounts.push(MountPlan {

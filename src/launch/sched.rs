@@ -36,6 +36,9 @@ pub struct Attrs {
     pub mempolicy: Option<(i32, Vec<u64>, u64)>,
     pub cpus_initial: Option<Vec<usize>>,
     pub cpus_final: Option<Vec<usize>>,
+    /// The cgroup limits the CPUs: SCHED_DEADLINE is refused there (EPERM), which runc
+    /// explains.
+    pub cpuset_cpus: bool,
 }
 
 /// "0-3,7" -> [0, 1, 2, 3, 7]; `what` names the field in errors.
@@ -161,14 +164,27 @@ fn mempolicy(m: &LinuxMemoryPolicy) -> Result<(i32, Vec<u64>, u64)> {
         };
     }
     let nodes = match m.nodes().as_deref().filter(|n| !n.is_empty()) {
-        Some(n) => parse_list(n, "linux.memoryPolicy.nodes")?,
-        None if mode == 0 || mode == 4 => vec![],
-        None => {
+        Some(n) => parse_list(n, "linux.memoryPolicy.nodes")
+            .map_err(|e| Error::msg(format!("invalid memory policy nodes {n:?}: {e}")))?,
+        None => vec![],
+    };
+    // runc's rules and words: DEFAULT and LOCAL take no node, PREFERRED any number, the
+    // others at least one.
+    let mut distinct = nodes.clone();
+    distinct.dedup();
+    match (mode, distinct.len()) {
+        (0 | 4, n) if n != 0 => {
+            return Err(Error::msg(format!(
+                "invalid memory policy: memory policy mode requires 0 nodes but got {n}"
+            )))
+        }
+        (2 | 3 | 5 | 6, 0) => {
             return Err(Error::msg(
-                "linux.memoryPolicy.nodes is required for this mode",
+                "invalid memory policy: memory policy mode requires at least one node but got 0",
             ))
         }
-    };
+        _ => {}
+    }
     let max = nodes.iter().max().map_or(0, |m| m + 1);
     let mut mask = vec![0u64; max.div_ceil(64).max(1)];
     for n in &nodes {
@@ -221,6 +237,11 @@ pub fn build(spec: &oci_spec::runtime::Spec) -> Result<Attrs> {
             .and_then(|a| a.cpu_affinity_final().as_deref())
             .map(|s| parse_list(s, "process.execCPUAffinity.final"))
             .transpose()?,
+        cpuset_cpus: linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.cpu().as_ref())
+            .and_then(|c| c.cpus().as_deref())
+            .is_some_and(|c| !c.is_empty()),
     })
 }
 
@@ -230,6 +251,45 @@ pub fn set_affinity(cpus: &[usize]) -> std::result::Result<(), Errno> {
         set.set(*c)?;
     }
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+}
+
+/// Every CPU (the kernel keeps those of our cpuset): the runtime's own affinity, say from
+/// `taskset`, must not outlive the cgroup join. A failure is only a warning, as in runc.
+pub fn reset_affinity() {
+    // 65536 CPUs, the most the kernel has.
+    static ALL: [u64; 1024] = [u64::MAX; 1024];
+    // SAFETY: a valid buffer and its length.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setaffinity,
+            0,
+            std::mem::size_of_val(&ALL),
+            ALL.as_ptr(),
+        )
+    };
+    if r < 0 {
+        crate::logging::warn(&format!(
+            "resetting the CPU affinity: {}",
+            crate::error::errno_text(Errno::last())
+        ));
+    }
+}
+
+/// The first 64 CPUs the process may use, as runc's nsexec logs them ("affinity: 0x3").
+pub fn log_affinity() {
+    if !crate::logging::debug_enabled() {
+        return;
+    }
+    let Ok(set) = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return;
+    };
+    let mask = (0..64)
+        .filter(|&i| set.is_set(i).unwrap_or(false))
+        .fold(0u64, |m, i| m | 1 << i);
+    crate::logging::debug(&format!(
+        "nsexec[{}]: affinity: {mask:#x}",
+        std::process::id()
+    ));
 }
 
 /// Applies everything but the affinity (which has its own moments).
@@ -256,7 +316,13 @@ pub fn apply(a: &Attrs) -> std::result::Result<(), (&'static str, Errno)> {
                 s as *const SchedAttr,
                 0,
             ))
-            .map_err(|e| ("set scheduler", e))?;
+            .map_err(|e| match e {
+                Errno::EPERM if a.cpuset_cpus => (
+                    "process scheduler can't be used together with AllowedCPUs",
+                    e,
+                ),
+                e => ("set scheduler", e),
+            })?;
         }
         if let Some((mode, mask, maxnode)) = &a.mempolicy {
             let ptr = if mask.iter().all(|w| *w == 0) {
@@ -336,6 +402,17 @@ mod tests {
         assert!(e.to_string().contains("linux.personality.flags"), "{e}");
         let e = attrs(serde_json::json!({"linux": {"memoryPolicy": {"mode": "MPOL_BIND"}}}))
             .unwrap_err();
-        assert!(e.to_string().contains("linux.memoryPolicy.nodes"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("requires at least one node but got 0"),
+            "{e}"
+        );
+        let e = attrs(serde_json::json!({"linux": {"memoryPolicy": {"mode": "MPOL_DEFAULT", "nodes": "0-7"}}}))
+            .unwrap_err();
+        assert!(e.to_string().contains("requires 0 nodes but got 8"), "{e}");
+        let e = attrs(serde_json::json!({"linux": {"memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0-9876543210"}}}))
+            .unwrap_err();
+        assert!(e.to_string().contains("invalid memory policy nodes"), "{e}");
+        attrs(serde_json::json!({"linux": {"memoryPolicy": {"mode": "MPOL_PREFERRED"}}})).unwrap();
     }
 }

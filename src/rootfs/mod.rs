@@ -162,21 +162,84 @@ fn make_parent_mount_private(rootfs: &std::path::Path) -> Result<(), Errno> {
 
 /// Every mount of config.json, in order. `before_cgroup` runs before the first cgroup
 /// mount (the child must be in its cgroup and cgroup namespace by then).
+/// `idmap_trees`: from [`idmapped_trees`], one per mount.
 pub fn mount_all(
     plan: &Plan,
     root: RawFd,
+    idmap_trees: &[Option<OwnedFd>],
     before_cgroup: &mut dyn FnMut() -> StepResult<()>,
 ) -> StepResult<()> {
-    for m in &plan.mounts {
+    for (i, m) in plan.mounts.iter().enumerate() {
         if matches!(m.kind, MountKind::Cgroup) {
             before_cgroup()?;
         }
-        mount_one(plan, root, m)?;
+        mount_one(plan, root, m, idmap_trees.get(i).and_then(Option::as_ref))?;
     }
     Ok(())
 }
 
-fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
+/// The detached, id-shifted copies of the idmapped bind mounts' sources, one per mount
+/// (None for the others). Made by the runtime before clone: shifting a mount needs
+/// CAP_SYS_ADMIN over its filesystem's user namespace (the host's), which the child, in
+/// the container's user namespace, lacks. The child moves them into place.
+pub fn idmapped_trees(plan: &Plan) -> crate::error::Result<Vec<Option<OwnedFd>>> {
+    use crate::launch::plan::IdMapUserns;
+    plan.mounts
+        .iter()
+        .map(|m| {
+            let (Some(idmap), MountKind::Bind { source, .. }) = (&m.idmap, &m.kind) else {
+                return Ok(None);
+            };
+            let src = source.display();
+            let userns = match &idmap.userns {
+                IdMapUserns::Maps(u, g) => crate::namespaces::userns_with_maps(u, g)
+                    .map_err(|e| sys(format!("failed to create userns for {src} id-mapping"), e))?,
+                IdMapUserns::Path(p) => crate::namespaces::open_ns(p).map_err(|e| {
+                    sys(
+                        format!("failed to open existing userns for {src} id-mapping"),
+                        e,
+                    )
+                })?,
+            };
+            let c = CString::new(source.as_os_str().as_encoded_bytes())
+                .map_err(|_| sys(format!("open_tree {src}"), Errno::EINVAL))?;
+            let flags = libc::OPEN_TREE_CLONE as i32
+                | libc::OPEN_TREE_CLOEXEC as i32
+                | if m.opts.flags.contains(MsFlags::MS_REC) {
+                    libc::AT_RECURSIVE
+                } else {
+                    0
+                };
+            // SAFETY: a valid C string.
+            let tree = Errno::result(unsafe {
+                libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags)
+            })
+            .map_err(|e| sys(format!("open_tree(OPEN_TREE_CLONE) {src}"), e))?;
+            // SAFETY: open_tree returned a new fd.
+            let tree: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(tree as RawFd) };
+            mount_setattr(
+                tree.as_raw_fd(),
+                options::attr::IDMAP,
+                0,
+                Some(userns.as_raw_fd()),
+                idmap.recursive,
+            )
+            .map_err(|e| sys(format!("failed to set MOUNT_ATTR_IDMAP on {src}"), e))?;
+            Ok(Some(tree))
+        })
+        .collect()
+}
+
+fn sys(context: String, errno: Errno) -> crate::error::Error {
+    crate::error::Error::Sys { context, errno }
+}
+
+fn mount_one(
+    plan: &Plan,
+    root: RawFd,
+    m: &MountPlan,
+    idmap_tree: Option<&OwnedFd>,
+) -> StepResult<()> {
     let what = || format!("mount {}", m.dest);
     let extra = m.opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     match &m.kind {
@@ -195,15 +258,8 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
             )
             .step(what)?;
             let rec = m.opts.flags & MsFlags::MS_REC;
-            if let Some((uid_map, gid_map)) = &m.idmap {
-                idmapped_bind(
-                    source,
-                    &target,
-                    rec.contains(MsFlags::MS_REC),
-                    uid_map,
-                    gid_map,
-                )
-                .step(|| format!("idmapped mount {}", m.dest))?;
+            if let Some(tree) = idmap_tree {
+                move_tree(tree, &target).step(|| format!("idmapped mount {}", m.dest))?;
             } else {
                 mount(
                     Some(source),
@@ -328,33 +384,8 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
     Ok(())
 }
 
-/// A bind mount whose ids are shifted by `uid_map`/`gid_map` (open_tree + mount_setattr
-/// MOUNT_ATTR_IDMAP with a user namespace holding those maps).
-fn idmapped_bind(
-    source: &std::path::Path,
-    target: &OwnedFd,
-    recursive: bool,
-    uid_map: &str,
-    gid_map: &str,
-) -> Result<(), Errno> {
-    let userns = crate::namespaces::userns_with_maps(uid_map, gid_map)?;
-    let src = CString::new(source.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
-    let flags = libc::OPEN_TREE_CLONE as i32
-        | libc::OPEN_TREE_CLOEXEC as i32
-        | if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: valid C string.
-    let tree = Errno::result(unsafe {
-        libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, src.as_ptr(), flags)
-    })?;
-    // SAFETY: open_tree returned a new fd.
-    let tree: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(tree as RawFd) };
-    mount_setattr(
-        tree.as_raw_fd(),
-        options::attr::IDMAP,
-        0,
-        Some(userns.as_raw_fd()),
-        recursive,
-    )?;
+/// Attaches a detached mount tree at `target`.
+fn move_tree(tree: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
     // SAFETY: valid fds and empty paths.
     let r = unsafe {
         libc::syscall(
@@ -611,6 +642,19 @@ pub fn mask_and_protect(plan: &Plan, root: RawFd, devnull: &OwnedFd) -> StepResu
 /// Makes the rootfs `/`: pivot_root (the old root detached), or with `--no-pivot` a move
 /// mount and chroot.
 pub fn enter_root(plan: &Plan, root: &OwnedFd) -> StepResult<()> {
+    let open_dir = |path: &str| -> StepResult<OwnedFd> {
+        let fd = nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .step(|| format!("open {path}"))?;
+        // SAFETY: open returned a new fd.
+        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+    };
+    let old_root = open_dir("/")?;
     nix::unistd::fchdir(root.as_raw_fd()).step(|| "chdir to rootfs".into())?;
     if plan.no_pivot {
         mount(Some("."), "/", NONE, MsFlags::MS_MOVE, NONE).step(|| "move rootfs to /".into())?;
@@ -618,6 +662,9 @@ pub fn enter_root(plan: &Plan, root: &OwnedFd) -> StepResult<()> {
     } else {
         nix::unistd::pivot_root(".", ".").step(|| "pivot_root".into())?;
         // The old root now sits on top of ".": keep its unmount from propagating, drop it.
+        // Through the old root itself: "." would make the container's own mounts slaves
+        // too, and a `shared` one would lose its peers.
+        nix::unistd::fchdir(old_root.as_raw_fd()).step(|| "chdir to the old root".into())?;
         mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
             .step(|| "make old root slave".into())?;
         umount2(".", MntFlags::MNT_DETACH).step(|| "unmount old root".into())?;
@@ -628,15 +675,7 @@ pub fn enter_root(plan: &Plan, root: &OwnedFd) -> StepResult<()> {
             .step(|| "set rootfsPropagation".into())?;
     }
     if plan.readonly_root {
-        let fd = nix::fcntl::open(
-            "/",
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .step(|| "open /".into())?;
-        // SAFETY: open returned a new fd.
-        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
-        remount_bind(&fd, MsFlags::MS_RDONLY).step(|| "remount / read-only".into())?;
+        remount_bind(&open_dir("/")?, MsFlags::MS_RDONLY).step(|| "remount / read-only".into())?;
     }
     Ok(())
 }
