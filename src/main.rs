@@ -11,6 +11,7 @@ mod fuzz;
 mod hooks;
 mod launch;
 mod logging;
+mod lsm;
 mod namespaces;
 mod proc;
 mod rootfs;

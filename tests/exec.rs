@@ -284,7 +284,21 @@ fn cpu_affinity_resets_to_the_cgroup_and_exec_takes_initial_then_final() {
                     .map_err(std::io::Error::from)
             })
         };
-        cmd.output().unwrap().into()
+        // Files, not pipes: the detached container inherits them.
+        let (out, err) = (
+            tempfile::NamedTempFile::new().unwrap(),
+            tempfile::NamedTempFile::new().unwrap(),
+        );
+        let status = cmd
+            .stdout(out.reopen().unwrap())
+            .stderr(err.reopen().unwrap())
+            .status()
+            .unwrap();
+        common::Run {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(out.path()).unwrap(),
+            stderr: std::fs::read_to_string(err.path()).unwrap(),
+        }
     };
     let bundle = b.path().to_str().unwrap();
     let r = pinned(&["run", "-d", "-b", bundle, &id]);

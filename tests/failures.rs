@@ -154,6 +154,45 @@ fn a_failed_execve_after_start_prints_runcs_one_line() {
     assert_no_leaks(&hull, &id, b.path());
 }
 
+/// A label for a security module the host does not run is refused before anything is
+/// made (runc's rule), never dropped; with the module on, the plan carries it to the
+/// child (the VM tests exercise that).
+#[test]
+fn a_security_label_the_host_cannot_apply_is_refused() {
+    require_root!();
+    let hull = Hull::default();
+    let apparmor = std::path::Path::new("/sys/kernel/security/apparmor").exists()
+        && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|s| s.starts_with('Y'));
+    if !apparmor {
+        let mut b = Bundle::new(&["true"]);
+        b.edit(|c| c["process"]["apparmorProfile"] = json!("docker-default"));
+        fails_cleanly(
+            &hull,
+            &b,
+            "unable to apply apparmor profile \"docker-default\": AppArmor is not enabled on the host",
+        );
+        let b = Bundle::new(&["sleep", "1000"]);
+        let id = id("aaexec");
+        let _g = common::DeleteOnPanic::new(&hull, &id);
+        hull.run_d(&b, &id);
+        let r = hull.run(&["exec", "--apparmor", "docker-default", &id, "true"]);
+        assert_eq!(r.code, 255);
+        assert!(r.stderr.contains("AppArmor is not enabled"), "{}", r.stderr);
+        assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+        assert_no_leaks(&hull, &id, b.path());
+    }
+    if !std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        let mut b = Bundle::new(&["true"]);
+        b.edit(|c| c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0"));
+        fails_cleanly(
+            &hull,
+            &b,
+            "selinux label is specified in config, but selinux is disabled",
+        );
+    }
+}
+
 #[test]
 fn missing_executable_has_podman_phrases() {
     require_root!();

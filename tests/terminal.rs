@@ -212,3 +212,50 @@ fn pidfd_socket_receives_a_pidfd_of_the_init() {
     assert_eq!(hull.run(&["delete", &id]).code, 0);
     assert_no_leaks(&hull, &id, b.path());
 }
+
+#[test]
+fn dev_console_is_the_terminal_and_never_a_symlink() {
+    require_root!();
+    let r = common::run_in(
+        |c| c["process"]["terminal"] = json!(true),
+        &[
+            "sh",
+            "-c",
+            "stat -L -c '%t:%T %i' /dev/console /proc/self/fd/0",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{:?}", r.stdout);
+    assert_eq!(lines[0], lines[1], "/dev/console is the process's pty");
+    assert!(
+        lines[0].starts_with("88:"),
+        "a pts node (major 136): {:?}",
+        r.stdout
+    );
+
+    // An image whose /dev/console points at a host file: refused, the file untouched.
+    let host = tempfile::tempdir().unwrap();
+    let canary = host.path().join("canary");
+    std::fs::write(&canary, "canary").unwrap();
+    let hull = Hull::default();
+    let mut b = Bundle::with_own_rootfs(&["true"]);
+    std::os::unix::fs::symlink(&canary, b.rootfs().join("dev/console")).unwrap();
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev");
+    });
+    let id = id("consolelink");
+    let r = hull.run_container(&b, &id);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/dev/console must be an ordinary file"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "canary");
+    assert_no_leaks(&hull, &id, b.path());
+}

@@ -204,7 +204,7 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
         nix::unistd::chroot(".").step(|| "chroot to the container's root".into())?;
     }
     if let Some(console) = ctx.console {
-        setup_console(p, console)?;
+        setup_console(p, console, false)?;
     }
     crate::logging::debug("setns_init: about to exec (after credentials and seccomp)");
     let exe = prepare_process(
@@ -351,7 +351,9 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     drop((root, devnull));
 
     if let Some(console) = ctx.console {
-        setup_console(&plan.process, console)?;
+        // The container's /dev/console is its terminal (the runtime spec's rule), where
+        // it has a mount namespace to bind it in.
+        setup_console(&plan.process, console, has_mount_ns)?;
     }
     let p = &plan.process;
     // Debug lines carry the names of runc's stages, so logs read the same with either.
@@ -394,7 +396,11 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
 
 /// A new pty inside the container: its master goes out over `sock`, its peer becomes
 /// the process's controlling terminal and stdio.
-fn setup_console(p: &ProcessPlan, console: crate::terminal::ChildConsole) -> StepResult<()> {
+fn setup_console(
+    p: &ProcessPlan,
+    console: crate::terminal::ChildConsole,
+    bind_dev_console: bool,
+) -> StepResult<()> {
     let (master, peer) =
         crate::terminal::open_pty().step(|| "open a pty in the container".into())?;
     // The process's own terminal: its user owns it (devpts's gid=5 gives the group), as
@@ -412,6 +418,9 @@ fn setup_console(p: &ProcessPlan, console: crate::terminal::ChildConsole) -> Ste
     // Before execve, so not even the first line can come out translated.
     if console.relayed {
         crate::terminal::clear_onlcr(peer.as_fd()).step(|| "clear ONLCR on the pty".into())?;
+    }
+    if bind_dev_console {
+        rootfs::bind_console(&peer)?;
     }
     crate::terminal::send_fd(console.sock, master.as_fd(), b"/dev/ptmx")
         .step(|| "send the pty master to the console socket".into())?;
@@ -587,21 +596,19 @@ fn run_hooks_in_child(
 }
 
 fn apply_lsm(p: &ProcessPlan) -> StepResult<()> {
-    // Labels are written only where the LSM is enabled, as runc does.
+    // The plan checked on the host that the module is on; here the label is written (to
+    // take effect at execve) through a procfs of our own, which the image cannot fake.
     if let Some(profile) = &p.apparmor_profile {
-        if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
-            let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
-            proc.write("self/attr/apparmor/exec", &format!("exec {profile}"))
-                .or_else(|_| proc.write("self/attr/exec", &format!("exec {profile}")))
-                .step(|| format!("set AppArmor profile {profile}"))?;
-        }
+        let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
+        let value = format!("exec {profile}");
+        proc.write("thread-self/attr/apparmor/exec", &value)
+            .or_else(|_| proc.write("thread-self/attr/exec", &value))
+            .step(|| format!("unable to apply apparmor profile {profile}"))?;
     }
     if let Some(label) = &p.selinux_label {
-        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-            let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
-            proc.write("self/attr/exec", label)
-                .step(|| format!("set SELinux label {label}"))?;
-        }
+        let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
+        proc.write("thread-self/attr/exec", label)
+            .step(|| format!("set SELinux label {label}"))?;
     }
     Ok(())
 }

@@ -325,6 +325,20 @@ impl ProcessPlan {
                 .as_ref()
                 .map(|b| (b.height() as u16, b.width() as u16)),
         };
+        // Decided on the host, where securityfs and selinuxfs are: the child, past
+        // pivot_root, sees the container's fresh /sys and would drop the label silently.
+        if let Some(profile) = &plan.apparmor_profile {
+            if !crate::lsm::apparmor_enabled() {
+                return Err(Error::msg(format!(
+                    "unable to apply apparmor profile {profile:?}: AppArmor is not enabled on the host"
+                )));
+            }
+        }
+        if plan.selinux_label.is_some() && !crate::lsm::selinux_enabled() {
+            return Err(Error::msg(
+                "selinux label is specified in config, but selinux is disabled or not supported",
+            ));
+        }
         for (i, (res, soft, hard)) in plan.rlimits.iter().enumerate() {
             if soft > hard {
                 return Err(Error::msg(format!(

@@ -680,6 +680,40 @@ pub fn enter_root(plan: &Plan, root: &OwnedFd) -> StepResult<()> {
     Ok(())
 }
 
+/// Binds the pty `peer` (ours, just opened) on /dev/console, made as an empty file when
+/// missing. Called inside the container's root: a /dev/console the image made a symlink
+/// (or anything but a file or device node) is refused, never followed.
+pub fn bind_console(peer: &OwnedFd) -> StepResult<()> {
+    use nix::fcntl::OFlag;
+    let what = || "mount the pty on /dev/console".to_string();
+    let open = |flags: OFlag| {
+        nix::fcntl::open(
+            "/dev/console",
+            flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o666),
+        )
+        // SAFETY: open returned a new fd.
+        .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    };
+    if let Err(Errno::ENOENT) = open(OFlag::O_PATH) {
+        open(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY).step(what)?;
+    }
+    let target = open(OFlag::O_PATH).step(what)?;
+    let kind = fstat(target.as_raw_fd()).step(what)?.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        return Err(Errno::ENOTDIR)
+            .step(|| "/dev/console must be an ordinary file or device node".into());
+    }
+    mount(
+        Some(fd_path(peer).as_c_str()),
+        fd_path(&target).as_c_str(),
+        NONE,
+        MsFlags::MS_BIND,
+        NONE,
+    )
+    .step(what)
+}
+
 /// Creates the process's cwd inside the rootfs if it is missing (runc does too).
 pub fn ensure_cwd(root: RawFd, cwd: &str) -> StepResult<()> {
     ensure_in_root(root, cwd, Create::Dir)
