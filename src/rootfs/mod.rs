@@ -224,7 +224,15 @@ pub fn idmapped_trees(plan: &Plan) -> crate::error::Result<Vec<Option<OwnedFd>>>
                 Some(userns.as_raw_fd()),
                 idmap.recursive,
             )
-            .map_err(|e| sys(format!("failed to set MOUNT_ATTR_IDMAP on {src}"), e))?;
+            .map_err(|e| {
+                let hint = match e {
+                    Errno::EINVAL => {
+                        " (maybe the filesystem used doesn't support idmap mounts on this kernel?)"
+                    }
+                    _ => "",
+                };
+                sys(format!("failed to set MOUNT_ATTR_IDMAP on {src}{hint}"), e)
+            })?;
             Ok(Some(tree))
         })
         .collect()
