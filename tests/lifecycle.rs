@@ -290,6 +290,22 @@ fn delete_removes_a_pid_file_and_a_temporary_left_of_it() {
     assert_no_leaks(&hull, &id, b.path());
 }
 
+/// A created container's init is pid 1 of its namespace, which drops signals it has no
+/// handler for: `kill TERM` must still end it (runc's does), not only KILL.
+#[test]
+fn sigterm_ends_a_created_container() {
+    require_root!();
+    let hull = Hull::default();
+    let b = Bundle::new(&["true"]);
+    let id = id("termcreated");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    assert_eq!(hull.create(&b, &id).code, 0);
+    assert_eq!(hull.run(&["kill", &id, "TERM"]).code, 0);
+    hull.wait_status(&id, "stopped");
+    assert_eq!(hull.run(&["delete", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
 /// A foreground `run --pid-file` leaves the file when it deletes its container (runc does;
 /// scripts read it afterwards).
 #[test]

@@ -252,6 +252,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+    die_on_signals();
     join_cgroups(ctx.cgroup)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
@@ -747,6 +748,30 @@ fn wait_for_start(dir: RawFd) -> StepResult<OwnedFd> {
 
 /// The container starts with an empty signal mask and default dispositions (Rust ignores
 /// SIGPIPE, and an ignored signal would survive execve).
+/// As pid 1 of its namespace the waiting init would ignore every signal it has no handler
+/// for, so `kill TERM` of a created container did nothing (runc's init, a Go program,
+/// handles them). It exits instead; `reset_signals` gives the process the defaults back.
+fn die_on_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    extern "C" fn die(sig: libc::c_int) {
+        // SAFETY: async-signal-safe.
+        unsafe { libc::_exit(128 + sig) }
+    }
+    let exit = SigAction::new(SigHandler::Handler(die), SaFlags::empty(), SigSet::empty());
+    for s in [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGALRM,
+    ] {
+        // SAFETY: the handler only calls _exit.
+        let _ = unsafe { sigaction(s, &exit) };
+    }
+}
+
 fn reset_signals() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
