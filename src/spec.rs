@@ -233,13 +233,15 @@ fn prepare(v: &mut Value, base: &str) -> std::result::Result<(), String> {
         }
     }
 
-    // The runtime spec's scheduler flag names; oci-spec spells two of them its own way.
-    let process = if base.is_empty() {
+    // The process object: config.json's "process", or a process.json itself.
+    let mut process = if base.is_empty() {
         v.get_mut("process")
     } else {
         Some(&mut *v)
     };
+    // The runtime spec's scheduler flag names; oci-spec spells two of them its own way.
     if let Some(Value::Array(flags)) = process
+        .as_deref_mut()
         .and_then(|p| p.get_mut("scheduler"))
         .and_then(|s| s.get_mut("flags"))
     {
@@ -255,19 +257,13 @@ fn prepare(v: &mut Value, base: &str) -> std::result::Result<(), String> {
 
     // "If omitted or empty, runtime SHOULD NOT change process' CPU affinity": runc takes
     // "" as not set; oci-spec's pattern refuses it.
-    let process = if base.is_empty() {
-        v.get_mut("process")
-    } else {
-        Some(&mut *v)
-    };
-    if let Some(Value::Object(aff)) = process.and_then(|p| p.get_mut("execCPUAffinity")) {
+    if let Some(Value::Object(aff)) = process
+        .as_deref_mut()
+        .and_then(|p| p.get_mut("execCPUAffinity"))
+    {
         aff.retain(|_, x| x.as_str() != Some(""));
     }
-    let caps = if base.is_empty() {
-        v.get_mut("process").and_then(|p| p.get_mut("capabilities"))
-    } else {
-        v.get_mut("capabilities")
-    };
+    let caps = process.and_then(|p| p.get_mut("capabilities"));
     let mut unknown = Vec::new();
     for set in caps
         .and_then(Value::as_object_mut)

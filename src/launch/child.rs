@@ -65,7 +65,7 @@ pub fn run(ctx: ChildContext<'_>) -> ! {
         Err(e) => {
             // Nobody reads the channel after `Detach`: say it on the container's stderr,
             // as runc's init does ("exec /x: no such file or directory", no prefix).
-            if e.errno == Errno::EIO && e.step.starts_with("error running") {
+            if is_hook_failure(&e.step, e.errno) {
                 eprintln!("{}", e.step);
             } else {
                 eprintln!("{}: {}", e.step, crate::error::errno_text(e.errno));
@@ -583,6 +583,12 @@ fn load_seccomp(prog: Option<&hull_seccomp::Program>, chan: Option<&Channel>) ->
 fn prctl(op: i32, arg: u64) -> Result<(), Errno> {
     // SAFETY: prctl with integer arguments.
     Errno::result(unsafe { libc::prctl(op, arg, 0u64, 0u64, 0u64) }).map(|_| ())
+}
+
+/// A failed hook's step (from `run_hooks_in_child`): its message is whole already, no
+/// errno text goes after it.
+pub fn is_hook_failure(step: &str, errno: Errno) -> bool {
+    errno == Errno::EIO && step.starts_with("error running")
 }
 
 fn run_hooks_in_child(

@@ -53,7 +53,7 @@ pub struct LaunchArgs<'a> {
 
 fn child_error(step: &str, errno: i32) -> Error {
     let errno = Errno::from_raw(errno);
-    if errno == Errno::EIO && step.starts_with("error running") {
+    if child::is_hook_failure(step, errno) {
         return Error::msg(step.to_string());
     }
     Error::msg(format!(
