@@ -102,8 +102,25 @@ fn main() {
         Err(e) => {
             // One line whatever a message quotes (podman reads one JSON object per line).
             let msg = error::one_line(&e.to_string());
-            logging::error(&msg);
-            eprintln!("hull: {msg}");
+            // runc names the verb that failed for run and create ("runc run failed: ..."),
+            // which scripts and tests grep; other verbs print the error after our name.
+            let verb = match &cli.command {
+                Command::Run(_) => Some("run"),
+                Command::Create(_) => Some("create"),
+                _ => None,
+            };
+            match verb {
+                Some(verb) => {
+                    let name = cli::program_name(std::env::args_os().next().as_deref());
+                    let msg = format!("{name} {verb} failed: {msg}");
+                    logging::error(&msg);
+                    eprintln!("{msg}");
+                }
+                None => {
+                    logging::error(&msg);
+                    eprintln!("hull: {msg}");
+                }
+            }
             // runc's exit code for a failed exec, which shims tell apart from the process's.
             let code = if matches!(cli.command, Command::Exec(_)) {
                 255

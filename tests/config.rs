@@ -463,3 +463,87 @@ fn tmpcopyup_fills_the_tmpfs_with_the_image_directory() {
     // The image itself (the read-only shared rootfs) was never written.
     assert!(!common::shared_rootfs().join("bin/new").exists());
 }
+
+/// A host tmpfs whose mount (not superblock) is `ro,noexec`, unmounted on drop.
+struct LockedSource(tempfile::TempDir);
+
+impl LockedSource {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().to_str().unwrap();
+        for args in [
+            vec!["-t", "tmpfs", "tmpfs", p],
+            vec!["--bind", "-o", "remount,ro,noexec", p],
+        ] {
+            let st = std::process::Command::new("mount")
+                .args(&args)
+                .status()
+                .unwrap();
+            assert!(st.success(), "mount {args:?}");
+        }
+        LockedSource(dir)
+    }
+
+    /// The flags of /mnt inside a container that binds us there with `options`.
+    fn run(&self, options: &[&str], userns: bool) -> common::Run {
+        let src = self.0.path().to_str().unwrap().to_string();
+        run_in(
+            |c| {
+                c["mounts"].as_array_mut().unwrap().push(
+                    json!({"destination": "/mnt", "type": "bind", "source": src, "options": options}),
+                );
+                if userns {
+                    let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+                    ns.push(json!({"type": "user"}));
+                    c["linux"]["uidMappings"] =
+                        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+                    c["linux"]["gidMappings"] =
+                        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+                    c["mounts"]
+                        .as_array_mut()
+                        .unwrap()
+                        .retain(|m| m["type"] != "cgroup");
+                }
+            },
+            &sh("awk '$2 == \"/mnt\" { print $4 }' /proc/self/mounts"),
+        )
+    }
+}
+
+impl Drop for LockedSource {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+fn has_flag(flags: &str, f: &str) -> bool {
+    flags.trim().split(',').any(|x| x == f)
+}
+
+#[test]
+fn bind_options_replace_the_sources_flags_except_those_a_user_namespace_locks() {
+    require_root!();
+    let src = LockedSource::new();
+    // No options: the source's flags, as mount --bind.
+    let out = ok(&src.run(&["bind"], false)).to_string();
+    assert!(has_flag(&out, "ro") && has_flag(&out, "noexec"), "{out}");
+    // Options given, a cleared one alone included: exactly those.
+    let out = ok(&src.run(&["bind", "rw"], false)).to_string();
+    assert!(has_flag(&out, "rw") && !has_flag(&out, "noexec"), "{out}");
+    // In a user namespace the source's ro and noexec are locked: kept beside nosuid...
+    let out = ok(&src.run(&["bind", "nosuid"], true)).to_string();
+    for f in ["ro", "noexec", "nosuid"] {
+        assert!(has_flag(&out, f), "{f} in {out}");
+    }
+    // ...and clearing one explicitly is refused, not silently ignored.
+    let r = src.run(&["bind", "rw"], true);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("run failed: unable to start container process: error during container init: error mounting")
+            && r.stderr.contains("cannot clear locked flags MS_RDONLY: operation not permitted"),
+        "{}",
+        r.stderr
+    );
+}

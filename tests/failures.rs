@@ -16,7 +16,7 @@ fn fails_cleanly(hull: &Hull, b: &Bundle, phrase: &str) {
         r = (r.code, &r.stderr)
     );
     assert!(
-        r.stderr.starts_with("hull: ") && r.stderr.trim_end().lines().count() == 1,
+        r.stderr.starts_with("hull create failed: ") && r.stderr.trim_end().lines().count() == 1,
         "one line: {:?}",
         r.stderr
     );

@@ -51,13 +51,20 @@ pub struct LaunchArgs<'a> {
     pub hook_state: &'a dyn Fn(i32) -> Vec<u8>,
 }
 
-fn child_error(step: &str, errno: i32) -> Error {
+/// The error of a child that failed at `step`, worded as runc's (an init's failure is
+/// "during container init", which people grep for).
+fn child_error(step: &str, errno: i32, init: bool) -> Error {
     let errno = Errno::from_raw(errno);
     if child::is_hook_failure(step, errno) {
         return Error::msg(step.to_string());
     }
+    let during = if init {
+        "error during container init: "
+    } else {
+        ""
+    };
     Error::msg(format!(
-        "unable to start container process: {step}: {}",
+        "unable to start container process: {during}{step}: {}",
         errno_text(errno)
     ))
 }
@@ -65,9 +72,9 @@ fn child_error(step: &str, errno: i32) -> Error {
 /// Gives up on a child after `e`: kills and reaps it, and returns the better error. The
 /// child works while we place it, so it may have failed first: its own report says more
 /// than the broken pipe or ESRCH that followed.
-fn abandon(chan: &Channel, pid: i32, e: Error) -> Error {
+fn abandon(chan: &Channel, pid: i32, e: Error, init: bool) -> Error {
     let e = match chan.try_recv() {
-        Some(Msg::Failed { step, errno, .. }) => child_error(&step, errno),
+        Some(Msg::Failed { step, errno, .. }) => child_error(&step, errno, init),
         _ => e,
     };
     let child = nix::unistd::Pid::from_raw(pid);
@@ -192,7 +199,9 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
         match reply {
             Ok(Some(Msg::Init(pid))) => pid,
-            Ok(Some(Msg::Failed { step, errno, .. })) => return Err(child_error(&step, errno)),
+            Ok(Some(Msg::Failed { step, errno, .. })) => {
+                return Err(child_error(&step, errno, true))
+            }
             _ => return Err(Error::msg("container setup exited before cloning the init")),
         }
     } else {
@@ -229,7 +238,9 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
                     send_listener(&parent_chan, &plan.seccomp, pid, state)?;
                 }
                 Ok(Some(Msg::Ready)) => return Ok(()),
-                Ok(Some(Msg::Failed { step, errno, .. })) => return Err(child_error(&step, errno)),
+                Ok(Some(Msg::Failed { step, errno, .. })) => {
+                    return Err(child_error(&step, errno, true))
+                }
                 Ok(Some(m)) => {
                     return Err(Error::msg(format!(
                         "unexpected message from the container init: {m:?}"
@@ -249,7 +260,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             pid,
             chan: parent_chan,
         }),
-        Err(e) => Err(abandon(&parent_chan, pid, e)),
+        Err(e) => Err(abandon(&parent_chan, pid, e, true)),
     }
 }
 
@@ -323,7 +334,9 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
                     let state = a.container_state.clone().unwrap_or_default();
                     send_listener(&parent_chan, &plan.seccomp, pid, state)?;
                 }
-                Ok(Some(Msg::Failed { step, errno, .. })) => return Err(child_error(&step, errno)),
+                Ok(Some(Msg::Failed { step, errno, .. })) => {
+                    return Err(child_error(&step, errno, false))
+                }
                 Ok(Some(m)) => {
                     return Err(Error::msg(format!(
                         "unexpected message from the exec process: {m:?}"
@@ -335,6 +348,6 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
     })();
     match result {
         Ok(()) => Ok(pid),
-        Err(e) => Err(abandon(&parent_chan, pid, e)),
+        Err(e) => Err(abandon(&parent_chan, pid, e, false)),
     }
 }

@@ -29,14 +29,27 @@ fn split_parent(path: &str) -> (&str, &str) {
     }
 }
 
-/// Flags a user namespace locks on a mount (they must be kept when remounting).
-fn locked_flags(fd: RawFd) -> MsFlags {
+/// The atime flags (one of the first three, plus nodiratime).
+const ATIME_FLAGS: MsFlags = MsFlags::MS_NOATIME
+    .union(MsFlags::MS_RELATIME)
+    .union(MsFlags::MS_STRICTATIME)
+    .union(MsFlags::MS_NODIRATIME);
+/// Flags a user namespace locks on the mounts it inherits (the kernel's MNT_LOCK_*).
+const LOCKABLE_FLAGS: MsFlags = MsFlags::MS_RDONLY
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC)
+    .union(MsFlags::MS_NOSUID)
+    .union(ATIME_FLAGS);
+
+/// The mount's flags as MS_* (statfs knows no strictatime: it is the absence of the others).
+fn mount_flags(fd: RawFd) -> MsFlags {
     let Ok(st) = fstatvfs(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) else {
         return MsFlags::empty();
     };
     let f = st.flags();
     let mut m = MsFlags::empty();
     for (s, ms) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
         (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
@@ -48,23 +61,51 @@ fn locked_flags(fd: RawFd) -> MsFlags {
             m |= ms;
         }
     }
+    if !m.intersects(MsFlags::MS_NOATIME | MsFlags::MS_RELATIME) {
+        m |= MsFlags::MS_STRICTATIME;
+    }
     m
 }
 
-/// Remounts the bind mount at `target` with `flags`, keeping locked flags if needed.
-fn remount_bind(target: &OwnedFd, flags: MsFlags) -> Result<(), Errno> {
+/// `MS_RDONLY|MS_NOEXEC`, as runc names flags in its errors.
+fn flag_names(flags: MsFlags) -> String {
+    let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
+    names.join("|")
+}
+
+/// Remounts the bind mount at `target` with exactly `flags`, the others cleared, as
+/// users of `mount --bind -o` expect. Where a user namespace locked flags of the source,
+/// retries with those kept, unless the request clears one explicitly (`cleared`) or asks
+/// for other atime flags: that mount would silently differ from the request (runc's rule).
+fn remount_bind(
+    target: &OwnedFd,
+    flags: MsFlags,
+    cleared: MsFlags,
+    what: impl FnOnce() -> String,
+) -> StepResult<()> {
     let path = fd_path(target);
-    let base = MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
-    match mount(NONE, path.as_c_str(), NONE, base | flags, NONE) {
-        Err(Errno::EPERM) => mount(
-            NONE,
-            path.as_c_str(),
-            NONE,
-            base | flags | locked_flags(target.as_raw_fd()),
-            NONE,
-        ),
-        r => r,
+    let flags = flags | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    let Err(errno) = mount(NONE, path.as_c_str(), NONE, flags, NONE) else {
+        return Ok(());
+    };
+    let locked = mount_flags(target.as_raw_fd()) & LOCKABLE_FLAGS;
+    let refusal = if locked.intersects(cleared) {
+        Some(format!(
+            "cannot clear locked flags {}",
+            flag_names(locked & cleared)
+        ))
+    } else if flags.intersects(ATIME_FLAGS) && flags & ATIME_FLAGS != locked & ATIME_FLAGS {
+        Some(format!(
+            "cannot change locked atime flags {}",
+            flag_names(locked & ATIME_FLAGS)
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = refusal {
+        return Err(errno).step(|| format!("{}: {why}", what()));
     }
+    mount(NONE, path.as_c_str(), NONE, flags | locked, NONE).step(what)
 }
 
 #[repr(C)]
@@ -278,9 +319,17 @@ fn mount_one(
                 )
                 .step(|| format!("bind mount {} on {}", source.display(), m.dest))?;
             }
-            if !extra.is_empty() {
+            // Options, set or cleared, make a remount; none keep the source's flags.
+            if !extra.is_empty() || !m.opts.cleared.is_empty() {
                 let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
-                remount_bind(&t, extra).step(|| format!("remount {} with its options", m.dest))?;
+                remount_bind(&t, extra, m.opts.cleared, || {
+                    format!(
+                        "error mounting {:?} to rootfs at {:?}: failed to set user-requested \
+                         vfs flags on bind-mount",
+                        source.display().to_string(),
+                        m.dest
+                    )
+                })?;
             }
         }
         MountKind::Fs { fstype, source } => {
@@ -371,7 +420,7 @@ fn mount_one(
                     )
                     .step(what)?;
                     let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
-                    remount_bind(&t, extra).step(what)?;
+                    remount_bind(&t, extra, MsFlags::empty(), what)?;
                 }
                 r => r.step(|| format!("mount {fstype} on {}", m.dest))?,
             }
@@ -440,7 +489,7 @@ fn mount_cgroup(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
                 )
                 .step(what)?;
                 let t = open_in_root(root, dest, libc::O_PATH).step(what)?;
-                remount_bind(&t, flags).step(what)?;
+                remount_bind(&t, flags, MsFlags::empty(), what)?;
             }
             Ok(())
         };
@@ -642,7 +691,12 @@ pub fn mask_and_protect(plan: &Plan, root: RawFd, devnull: &OwnedFd) -> StepResu
         )
         .step(what)?;
         let fd = open_in_root(root, p, libc::O_PATH).step(what)?;
-        remount_bind(&fd, MsFlags::MS_RDONLY | MsFlags::MS_REC).step(what)?;
+        remount_bind(
+            &fd,
+            MsFlags::MS_RDONLY | MsFlags::MS_REC,
+            MsFlags::empty(),
+            what,
+        )?;
     }
     Ok(())
 }
@@ -683,7 +737,12 @@ pub fn enter_root(plan: &Plan, root: &OwnedFd) -> StepResult<()> {
             .step(|| "set rootfsPropagation".into())?;
     }
     if plan.readonly_root {
-        remount_bind(&open_dir("/")?, MsFlags::MS_RDONLY).step(|| "remount / read-only".into())?;
+        remount_bind(
+            &open_dir("/")?,
+            MsFlags::MS_RDONLY,
+            MsFlags::empty(),
+            || "remount / read-only".into(),
+        )?;
     }
     Ok(())
 }
