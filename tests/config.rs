@@ -110,6 +110,57 @@ fn readonly_root_mounts_masks_and_readonly_paths() {
 }
 
 #[test]
+fn masked_directories_share_one_read_only_tmpfs() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            let masked = c["linux"]["maskedPaths"].as_array_mut().unwrap();
+            masked.extend([json!("/mnt"), json!("/srv")]);
+            for d in ["/mnt", "/srv"] {
+                c["mounts"].as_array_mut().unwrap().push(
+                    json!({"destination": d, "type": "tmpfs", "source": "tmpfs", "options": []}),
+                );
+            }
+            c["linux"]["maskedPaths"]
+                .as_array_mut()
+                .unwrap()
+                .insert(0, json!("/proc/acpi"));
+        },
+        &sh("stat -c %d /proc/acpi /mnt /srv | uniq | wc -l; touch /srv/x 2>&1; true"),
+    );
+    let out = ok(&r);
+    assert_eq!(
+        out,
+        "1
+touch: /srv/x: Read-only file system
+"
+    );
+}
+
+#[test]
+fn a_read_only_dev_gets_its_nodes_first() {
+    require_root!();
+    let r = run_in(
+        |c| {
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["destination"] == "/dev" {
+                    m["options"].as_array_mut().unwrap().push(json!("ro"));
+                }
+            }
+        },
+        &sh(
+            "grep '^tmpfs /dev ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+             echo hi > /dev/null && ls /dev/pts/ptmx; touch /dev/x 2>&1; true",
+        ),
+    );
+    let out = ok(&r);
+    assert_eq!(
+        out,
+        "ro\n/dev/pts/ptmx\ntouch: /dev/x: Read-only file system\n"
+    );
+}
+
+#[test]
 fn devices_and_dev_links() {
     require_root!();
     let r = run_in(

@@ -122,6 +122,43 @@ fn no_pivot_and_recursive_readonly() {
     assert_no_leaks(&hull, &id, b.path());
 }
 
+/// With --no-pivot the host's root stays in the container's mount namespace: a whole
+/// procfs there would let a process in a new user namespace mount a fresh, unmasked one.
+#[test]
+fn no_pivot_leaves_no_host_procfs_to_mount_an_unmasked_one() {
+    require_root!();
+    let hull = Hull::default();
+    let mut b = Bundle::new(&[
+        "unshare",
+        "-mrpf",
+        "sh",
+        "-c",
+        "mount -t proc none /proc && echo mounted",
+    ]);
+    b.edit(|c| {
+        for set in ["bounding", "permitted", "effective"] {
+            let caps = c["process"]["capabilities"][set].as_array_mut().unwrap();
+            caps.push(json!("CAP_SETFCAP"));
+        }
+    });
+    let id = id("nopivot");
+    let r = hull.run(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(!r.stdout.contains("mounted"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("Operation not permitted") || r.stderr.contains("ermission denied"),
+        "{}",
+        r.stderr
+    );
+    assert_no_leaks(&hull, &id, b.path());
+}
+
 #[test]
 fn idmapped_bind_mount() {
     require_root!();

@@ -356,6 +356,9 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         // it has a mount namespace to bind it in.
         setup_console(&plan.process, console, has_mount_ns)?;
     }
+    if has_mount_ns {
+        rootfs::remount_dev_readonly(plan)?;
+    }
     let p = &plan.process;
     // Debug lines carry the names of runc's stages, so logs read the same with either.
     crate::logging::debug("init: closing the pipe to signal completion (execve closes it)");

@@ -189,6 +189,9 @@ pub struct Plan {
     pub mounts: Vec<MountPlan>,
     /// /dev is set up by us (not bound from the host): make devices and the /dev symlinks.
     pub setup_dev: bool,
+    /// A read-only /dev filesystem is mounted writable, for the nodes, console and
+    /// masks, and remounted with these flags (MS_RDONLY among them) at the end, as runc.
+    pub dev_readonly: Option<MsFlags>,
     pub devices: Vec<DevicePlan>,
     /// In a user namespace mknod is not allowed: bind the host's device nodes instead.
     pub bind_devices: bool,
@@ -562,6 +565,7 @@ impl Plan {
         // Mounts.
         let mut mounts = Vec::new();
         let mut setup_dev = true;
+        let mut dev_readonly = None;
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             let mut dest = m.destination().to_string_lossy().into_owned();
             if !dest.starts_with('/') {
@@ -650,6 +654,15 @@ impl Plan {
                     "{at}: id-mapped mounts are only supported for bind-mounts"
                 )));
             }
+            let mut opts = opts;
+            if matches!(kind, MountKind::Fs { .. })
+                && dev_readonly.is_none()
+                && Path::new(&dest) == Path::new("/dev")
+                && opts.flags.contains(MsFlags::MS_RDONLY)
+            {
+                dev_readonly = Some(opts.flags);
+                opts.flags.remove(MsFlags::MS_RDONLY);
+            }
             mounts.push(MountPlan {
                 dest,
                 kind,
@@ -737,6 +750,7 @@ impl Plan {
             domainname: spec.domainname().clone(),
             mounts,
             setup_dev,
+            dev_readonly,
             devices,
             bind_devices: user_ns,
             masked_paths: first_of_each_path(linux.masked_paths().as_deref().unwrap_or_default()),

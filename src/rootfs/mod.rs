@@ -4,6 +4,7 @@
 //! through the resolved fd.
 
 mod copyup;
+mod mountinfo;
 pub mod options;
 pub mod resolve;
 
@@ -178,27 +179,50 @@ pub fn prepare_root(plan: &Plan) -> StepResult<OwnedFd> {
 }
 
 fn make_parent_mount_private(rootfs: &std::path::Path) -> Result<(), Errno> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|_| Errno::EIO)?;
-    let mut best: Option<(&str, bool)> = None;
-    for line in info.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let mp = f[4];
-        let under = rootfs.starts_with(mp);
-        if under && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
-            let shared = f[6..]
-                .iter()
-                .take_while(|x| **x != "-")
-                .any(|x| x.starts_with("shared:"));
-            best = Some((mp, shared));
-        }
-    }
-    match best {
-        Some((mp, true)) => mount(NONE, mp, NONE, MsFlags::MS_PRIVATE, NONE),
+    let mounts = mountinfo::read()?;
+    let parent = mounts
+        .iter()
+        .filter(|m| rootfs.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.len());
+    match parent {
+        Some(m) if m.shared => mount(
+            NONE,
+            m.mount_point.as_str(),
+            NONE,
+            MsFlags::MS_PRIVATE,
+            NONE,
+        ),
         _ => Ok(()),
     }
+}
+
+/// With `--no-pivot` the old root stays reachable in the container's mount namespace, and
+/// a whole procfs or sysfs there lets the container mount a fresh, unmasked one (the
+/// kernel only checks that a full one is visible). So, as runc, every whole proc and
+/// sysfs outside the rootfs is detached first, or covered where that is not allowed.
+fn drop_host_proc_and_sys(rootfs: &std::path::Path) -> Result<(), Errno> {
+    for m in mountinfo::read()? {
+        if m.root != "/"
+            || !matches!(m.fstype.as_str(), "proc" | "sysfs")
+            || std::path::Path::new(&m.mount_point).starts_with(rootfs)
+        {
+            continue;
+        }
+        let at = m.mount_point.as_str();
+        // Keep the unmount from propagating to the host.
+        match mount(NONE, at, NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE) {
+            // A parent already went: nothing left to hide.
+            Err(Errno::ENOENT) => continue,
+            r => r?,
+        }
+        match umount2(at, MntFlags::MNT_DETACH) {
+            Err(Errno::EINVAL | Errno::EPERM) => {
+                mount(Some("tmpfs"), at, Some("tmpfs"), MsFlags::empty(), NONE)?
+            }
+            r => r?,
+        }
+    }
+    Ok(())
 }
 
 /// Every mount of config.json, in order. `before_cgroup` runs before the first cgroup
@@ -650,6 +674,9 @@ fn is_dir(fd: &OwnedFd) -> bool {
 /// maskedPaths (empty read-only tmpfs on directories, /dev/null on files) and
 /// readonlyPaths. Paths that do not exist are skipped, as the spec says.
 pub fn mask_and_protect(plan: &Plan, root: RawFd, devnull: &OwnedFd) -> StepResult<()> {
+    // Masked directories share one empty read-only tmpfs (runc's): the first is mounted,
+    // the others are binds of it.
+    let mut empty_dir: Option<OwnedFd> = None;
     for p in &plan.masked_paths {
         let what = || format!("mask {p}");
         let fd = match open_in_root(root, p, libc::O_PATH | libc::O_NOFOLLOW) {
@@ -657,14 +684,27 @@ pub fn mask_and_protect(plan: &Plan, root: RawFd, devnull: &OwnedFd) -> StepResu
             r => r.step(what)?,
         };
         if is_dir(&fd) {
-            mount(
-                Some("tmpfs"),
-                fd_path(&fd).as_c_str(),
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY,
-                Some("size=0"),
-            )
+            match &empty_dir {
+                Some(first) => mount(
+                    Some(fd_path(first).as_c_str()),
+                    fd_path(&fd).as_c_str(),
+                    NONE,
+                    MsFlags::MS_BIND,
+                    NONE,
+                ),
+                None => mount(
+                    Some("tmpfs"),
+                    fd_path(&fd).as_c_str(),
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    Some("size=0"),
+                ),
+            }
             .step(what)?;
+            if empty_dir.is_none() {
+                empty_dir =
+                    Some(open_in_root(root, p, libc::O_PATH | libc::O_NOFOLLOW).step(what)?);
+            }
         } else {
             mount(
                 Some(fd_path(devnull).as_c_str()),
@@ -719,6 +759,8 @@ pub fn enter_root(plan: &Plan, root: &OwnedFd) -> StepResult<()> {
     let old_root = open_dir("/")?;
     nix::unistd::fchdir(root.as_raw_fd()).step(|| "chdir to rootfs".into())?;
     if plan.no_pivot {
+        drop_host_proc_and_sys(&plan.rootfs)
+            .step(|| "hide the host's proc and sysfs mounts".into())?;
         mount(Some("."), "/", NONE, MsFlags::MS_MOVE, NONE).step(|| "move rootfs to /".into())?;
         nix::unistd::chroot(".").step(|| "chroot".into())?;
     } else {
@@ -745,6 +787,26 @@ pub fn enter_root(plan: &Plan, root: &OwnedFd) -> StepResult<()> {
         )?;
     }
     Ok(())
+}
+
+/// Makes a read-only /dev read-only, once its nodes, console and masks are in place
+/// (see `Plan::dev_readonly`). Called inside the container's root.
+pub fn remount_dev_readonly(plan: &Plan) -> StepResult<()> {
+    let Some(flags) = plan.dev_readonly else {
+        return Ok(());
+    };
+    let flags = flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    // A file still open for writing makes the remount fail with EBUSY for a moment.
+    let mut tries = 5;
+    loop {
+        match mount(NONE, "/dev", NONE, flags, NONE) {
+            Err(Errno::EBUSY) if tries > 1 => {
+                tries -= 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            r => return r.step(|| "remount /dev read-only".into()),
+        }
+    }
 }
 
 /// Binds the pty `peer` (ours, just opened) on /dev/console, made as an empty file when
