@@ -547,3 +547,28 @@ fn foreground_exec_forwards_signals_and_run_keep_keeps_the_container() {
     assert_eq!(hull.status(&id), "running", "only the exec process got it");
     cleanup(&hull, &id, &b);
 }
+
+/// cgroup v2 only: once the init has moved to a sub-cgroup and a domain controller is
+/// enabled below the container's cgroup, that cgroup can hold no process; an exec joins
+/// the init's cgroup instead, as runc's does.
+#[test]
+fn exec_joins_the_inits_cgroup_where_the_containers_can_hold_no_process() {
+    require_root!();
+    if !std::path::Path::new("/sys/fs/cgroup/cgroup.subtree_control").exists() {
+        eprintln!("skipped: needs a pure cgroup v2 host (the VM of integration/vm-tests.sh)");
+        return;
+    }
+    let hull = Hull::default();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&hull, &b, "execsub");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
+    let init = hull.state(&id)["pid"].as_i64().unwrap();
+    let dir = std::path::PathBuf::from(format!("/sys/fs/cgroup/{id}"));
+    std::fs::create_dir(dir.join("foo")).unwrap();
+    std::fs::write(dir.join("foo/cgroup.procs"), init.to_string()).unwrap();
+    std::fs::write(dir.join("cgroup.subtree_control"), "+memory").unwrap();
+    let r = hull.run(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.trim_end().ends_with("/foo"), "{}", r.stdout);
+    cleanup(&hull, &id, &b);
+}

@@ -138,6 +138,29 @@ impl CgroupPaths {
         self.v1.is_empty() && self.unified.is_none()
     }
 
+    /// The cgroup an `exec` process joins when no sub-cgroup is asked for: the container's,
+    /// or on cgroup v2 the init's own when the container's can hold no process (a domain
+    /// controller enabled below it: the "no internal processes" rule) or is gone (an init
+    /// with a writable cgroupfs may move itself), as runc falls back.
+    pub fn for_exec(&self, init_pid: i32) -> CgroupPaths {
+        let usable = |dir: &Path| {
+            std::fs::read_to_string(dir.join("cgroup.subtree_control"))
+                .is_ok_and(|c| c.trim().is_empty())
+        };
+        let init_dir = || -> Option<PathBuf> {
+            let own = std::fs::read_to_string(format!("/proc/{init_pid}/cgroup")).ok()?;
+            let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+            let mount = layout::Layout::detect().ok()?.unified?;
+            Some(layout::join_inside(&mount, "/", rel))
+        };
+        let mut out = self.clone();
+        out.owned.clear();
+        if let Some(dir) = self.unified.as_deref().filter(|d| self.v2 && !usable(d)) {
+            out.unified = Some(init_dir().unwrap_or_else(|| dir.to_path_buf()));
+        }
+        out
+    }
+
     /// Existing sub-cgroups for an `exec --cgroup` process: each `spec` is `PATH` (every
     /// hierarchy) or `CTRL[,CTRL]:PATH` (v1 hierarchies with those controllers), PATH
     /// relative to the container's cgroup, as runc takes them.

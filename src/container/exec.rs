@@ -198,7 +198,7 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         join_pid,
         chroot: !join.contains(CloneFlags::CLONE_NEWNS),
         cgroup: if a.cgroup.is_empty() {
-            state.cgroup.clone()
+            state.cgroup.for_exec(state.pid)
         } else {
             state.cgroup.sub(&a.cgroup)?
         },
