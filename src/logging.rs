@@ -32,6 +32,12 @@ pub fn init(path: Option<&std::path::Path>, json: bool, debug: bool) -> std::io:
     Ok(())
 }
 
+/// The `--log` file's descriptor, which a waiting init keeps.
+pub fn log_fd() -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    LOGGER.get()?.file.as_ref().map(|f| f.as_raw_fd())
+}
+
 pub fn debug_enabled() -> bool {
     LOGGER.get().is_some_and(|l| l.debug)
 }

@@ -4,7 +4,7 @@
 //! CVE-2025-52881 classes).
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
@@ -62,6 +62,23 @@ impl PrivateProc {
         )?;
         // SAFETY: openat returned a new fd.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Opens our own `fd` anew with `flags` (an O_PATH fd made usable), through
+    /// `thread-self/fd`: a magic link, safe on a procfs nobody else can reach.
+    pub fn reopen(&self, fd: RawFd, flags: nix::fcntl::OFlag) -> Result<OwnedFd, Errno> {
+        let fd = nix::fcntl::openat(
+            Some(self.fd.as_raw_fd()),
+            format!("thread-self/fd/{fd}").as_str(),
+            flags | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        // SAFETY: openat returned a new fd.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
     }
 
     /// Writes `value` to `rel` (e.g. `sys/net/ipv4/ip_forward`, `self/oom_score_adj`).

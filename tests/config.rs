@@ -360,6 +360,59 @@ fn no_runtime_fd_reaches_the_container_but_preserved_ones() {
     common::assert_no_leaks(&hull, &id, b.path());
 }
 
+/// A created init waits for `start` with only what it needs open: stdio, the preserved
+/// fds, its channel to the runtime, the exec fifo and a procfs of its own; nothing of the
+/// caller's, the state dir or the cgroup files.
+#[test]
+fn a_created_init_holds_none_of_the_runtimes_files() {
+    require_root!();
+    let hull = common::Hull::default();
+    let b = common::Bundle::new(&["true"]);
+    let id = common::id("initfds");
+    let script = format!(
+        "exec 3</etc/hostname 4</etc/hostname; exec {} --root {} create --preserve-fds 1 --bundle {} {} </dev/null >/dev/null 2>&1",
+        common::HULL,
+        hull.root.path().display(),
+        b.path().display(),
+        id
+    );
+    let st = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _guard = common::DeleteOnPanic::new(&hull, &id);
+    let pid = hull.state(&id)["pid"].as_i64().unwrap();
+    let mut fds: Vec<(u32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let target = std::fs::read_link(e.path()).unwrap();
+            (
+                e.file_name().to_str().unwrap().parse().unwrap(),
+                target.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    fds.sort();
+    let shown = format!("{fds:?}");
+    assert!(fds.len() <= 7, "{shown}");
+    assert!(fds.iter().take(3).all(|(_, t)| t == "/dev/null"), "{shown}");
+    assert_eq!(
+        fds[3],
+        (3, "/etc/hostname".to_string()),
+        "preserved: {shown}"
+    );
+    for (fd, target) in &fds[4..] {
+        assert!(
+            target.starts_with("socket:") || target.ends_with("/exec.fifo") || target == "/",
+            "fd {fd} -> {target}: {shown}"
+        );
+    }
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    common::assert_no_leaks(&hull, &id, b.path());
+}
+
 #[test]
 fn cgroup_limits_are_written_and_removed() {
     require_root!();

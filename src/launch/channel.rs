@@ -171,6 +171,10 @@ impl Channel {
     }
 
     /// Reports that setup is complete and waits until the parent lets go.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
+    }
+
     pub fn report_ready_and_wait_detach(&self) -> Result<(), Errno> {
         self.send(&Msg::Ready)?;
         self.expect(|m| matches!(m, Msg::Detach)).map(|_| ())

@@ -360,6 +360,8 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         rootfs::remount_dev_readonly(plan)?;
     }
     let p = &plan.process;
+    // Before the privileges go: a private procfs needs them.
+    let exec_fifo = ctx.fifo_dir.as_ref().map(ExecFifo::open).transpose()?;
     // Debug lines carry the names of runc's stages, so logs read the same with either.
     crate::logging::debug("init: closing the pipe to signal completion (execve closes it)");
     let exe = prepare_process(
@@ -368,6 +370,14 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         ctx.preserve_fds,
         &ctx.chan,
     )?;
+    // A created init may wait for `start` a long time, seen by anyone in /proc/PID/fd: it
+    // keeps only what it still needs, none of the runtime's files (the caller's, the state
+    // dir, the cgroup files). runc's create.bats checks.
+    let mut keep = vec![ctx.chan.as_raw_fd()];
+    keep.extend(exec_fifo.iter().flat_map(ExecFifo::fds));
+    keep.extend(crate::logging::log_fd());
+    close_fds_except(3 + ctx.preserve_fds as RawFd, &keep)
+        .step(|| "close the runtime's descriptors".into())?;
 
     // From here the child only waits on the channel, whose EOF tells it the runtime died;
     // the death signal would also fire when `create` exits normally after Detach.
@@ -379,10 +389,7 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
 
     // Held open until execve closes it: `start` waits for that hang-up, so it returns
     // (and poststart runs) only once the process was really executed.
-    let _fifo = match &ctx.fifo_dir {
-        Some(dir) => Some(wait_for_start(dir.as_raw_fd())?),
-        None => None,
-    };
+    let _fifo = exec_fifo.map(|f| f.wait_for_start()).transpose()?;
     let start_hooks = ctx.hooks.as_ref().and_then(|h| h.start_container().clone());
     let mut seccomp = plan.seccomp.program.as_ref();
     if start_hooks.as_ref().is_some_and(|h| !h.is_empty())
@@ -741,18 +748,73 @@ fn find_executable(p: &ProcessPlan) -> StepResult<CString> {
 
 /// Blocks until `start` opens the fifo for reading, then tells it we go on. Returns the
 /// (close-on-exec) write end.
-fn wait_for_start(dir: RawFd) -> StepResult<OwnedFd> {
-    let fd = nix::fcntl::openat(
-        Some(dir),
-        crate::container::EXEC_FIFO,
-        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .step(|| "open exec fifo".into())?;
-    // SAFETY: openat returned a new fd.
-    let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
-    nix::unistd::write(&fd, b"0").step(|| "write exec fifo".into())?;
-    Ok(fd)
+/// The exec fifo as the created init holds it: an O_PATH fd on the fifo itself, reopened
+/// for writing at `start` through a private procfs, so that no fd on the state dir stays
+/// open. Where no procfs of our own can be made (a user namespace over the host's pid
+/// namespace), the state dir's fd is kept instead.
+enum ExecFifo {
+    Reopen { fifo: OwnedFd, proc: PrivateProc },
+    InDir(RawFd),
+}
+
+impl ExecFifo {
+    fn open(dir: &OwnedFd) -> StepResult<ExecFifo> {
+        let Ok(proc) = PrivateProc::open() else {
+            return Ok(ExecFifo::InDir(dir.as_raw_fd()));
+        };
+        let fifo = nix::fcntl::openat(
+            Some(dir.as_raw_fd()),
+            crate::container::EXEC_FIFO,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .step(|| "open exec fifo".into())?;
+        // SAFETY: openat returned a new fd.
+        let fifo = unsafe { std::os::fd::FromRawFd::from_raw_fd(fifo) };
+        Ok(ExecFifo::Reopen { fifo, proc })
+    }
+
+    fn fds(&self) -> Vec<RawFd> {
+        match self {
+            ExecFifo::Reopen { fifo, proc } => vec![fifo.as_raw_fd(), proc.as_raw_fd()],
+            ExecFifo::InDir(dir) => vec![*dir],
+        }
+    }
+
+    /// Blocks until `start` opens the fifo, then writes the byte it reads.
+    fn wait_for_start(self) -> StepResult<OwnedFd> {
+        use nix::fcntl::OFlag;
+        let fd = match &self {
+            ExecFifo::Reopen { fifo, proc } => proc.reopen(fifo.as_raw_fd(), OFlag::O_WRONLY),
+            ExecFifo::InDir(dir) => nix::fcntl::openat(
+                Some(*dir),
+                crate::container::EXEC_FIFO,
+                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            // SAFETY: openat returned a new fd.
+            .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }),
+        }
+        .step(|| "open exec fifo".into())?;
+        nix::unistd::write(&fd, b"0").step(|| "write exec fifo".into())?;
+        Ok(fd)
+    }
+}
+
+/// Closes every fd from `from` up but those in `keep`.
+fn close_fds_except(from: RawFd, keep: &[RawFd]) -> Result<(), Errno> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&k| k >= from).collect();
+    keep.sort_unstable();
+    let mut next = from as u32;
+    for k in keep.into_iter().map(|k| k as u32).chain([u32::MAX]) {
+        if k > next {
+            let last = if k == u32::MAX { u32::MAX } else { k - 1 };
+            // SAFETY: plain syscall; the fds closed are ours and no longer used.
+            Errno::result(unsafe { libc::syscall(libc::SYS_close_range, next, last, 0) })?;
+        }
+        next = k.saturating_add(1);
+    }
+    Ok(())
 }
 
 /// The container starts with an empty signal mask and default dispositions (Rust ignores
