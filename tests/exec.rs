@@ -570,5 +570,49 @@ fn exec_joins_the_inits_cgroup_where_the_containers_can_hold_no_process() {
     let r = hull.run(&["exec", &id, "cat", "/proc/self/cgroup"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.trim_end().ends_with("/foo"), "{}", r.stdout);
+    // Asked for explicitly, the container's cgroup gets no fallback: runc's error.
+    let r = hull.run(&["exec", "--cgroup", "/", &id, "true"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains(" adding pid ") && r.stderr.contains("esource busy"),
+        "{}",
+        r.stderr
+    );
+    let r = hull.run(&["exec", "--cgroup", "foo", &id, "cat", "/proc/self/cgroup"]);
+    assert!(
+        r.code == 0 && r.stdout.trim_end().ends_with("/foo"),
+        "{}",
+        r.stderr
+    );
+    let r = hull.run(&["exec", "--cgroup", "..", &id, "true"]);
+    assert!(
+        r.code != 0 && r.stderr.contains("bad sub cgroup path"),
+        "{}",
+        r.stderr
+    );
     cleanup(&hull, &id, &b);
+}
+
+/// cgroup v2 only: without a cgroup namespace the cgroup mount is a cgroup2 of its own,
+/// the whole hierarchy, where the process finds its own cgroup by the path
+/// /proc/self/cgroup names (runc's; an init may move itself elsewhere).
+#[test]
+fn without_a_cgroup_namespace_the_v2_mount_shows_the_whole_hierarchy() {
+    require_root!();
+    if !std::path::Path::new("/sys/fs/cgroup/cgroup.subtree_control").exists() {
+        eprintln!("skipped: needs a pure cgroup v2 host (the VM of integration/vm-tests.sh)");
+        return;
+    }
+    let r = common::run_in(
+        |c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "cgroup");
+        },
+        &[
+            "sh",
+            "-c",
+            "test -d /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup) && echo found",
+        ],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (0, "found\n"), "{}", r.stderr);
 }

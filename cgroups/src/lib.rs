@@ -175,11 +175,10 @@ impl CgroupPaths {
                 Some((c, p)) => (Some(c), p),
                 None => (None, spec.as_str()),
             };
+            // "/" is the container's cgroup itself, asked for explicitly.
             let rel = path.trim_start_matches('/');
-            if rel.is_empty() || rel.split('/').any(|c| c == "..") {
-                return Err(Error::Invalid(format!(
-                    "--cgroup {spec:?}: bad sub-cgroup path"
-                )));
+            if rel.split('/').any(|c| c == "..") {
+                return Err(Error::Invalid(format!("bad sub cgroup path: {path}")));
             }
             let mut matched = false;
             match ctrls {
@@ -222,7 +221,7 @@ impl CgroupPaths {
         for dir in out.leaves() {
             if !dir.is_dir() {
                 return Err(Error::Invalid(format!(
-                    "--cgroup: sub-cgroup {} does not exist",
+                    "can't open cgroup {}: no such file or directory",
                     dir.display()
                 )));
             }

@@ -304,8 +304,15 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
     let entry = cgroup_entry(&plan.cgroup)?;
     crate::logging::debug("nsexec container setup: clone the exec process");
     // SAFETY: hull is single-threaded.
-    let (pid, v2_placed) = unsafe { clone_in(CloneFlags::empty(), entry.as_ref()) }
-        .context(|| "clone the exec process".into())?;
+    // A cgroup that can take no process (a domain controller enabled below it) refuses
+    // CLONE_INTO_CGROUP: clone here and let the move below fail with runc's words.
+    let (pid, v2_placed) = match unsafe { clone_in(CloneFlags::empty(), entry.as_ref()) } {
+        Err(Errno::EBUSY) => {
+            unsafe { crate::namespaces::clone_fork(CloneFlags::empty()) }.map(|p| (p, false))
+        }
+        r => r,
+    }
+    .context(|| "clone the exec process".into())?;
     if pid == 0 {
         drop(parent_chan);
         child::run_exec(child::ExecChildContext {
@@ -322,7 +329,8 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
     drop(a.root);
     let result = (|| -> Result<()> {
         if !v2_placed {
-            hull_cgroups::add_pid_v2(&plan.cgroup, pid)?;
+            hull_cgroups::add_pid_v2(&plan.cgroup, pid)
+                .map_err(|e| Error::msg(format!("error adding pid {pid} to cgroups: {e}")))?;
         }
         parent_chan
             .send(&Msg::Proceed)

@@ -481,44 +481,58 @@ fn move_tree(tree: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
     Errno::result(r).map(|_| ())
 }
 
-/// `type: cgroup`. v2: cgroup2 in a cgroup namespace, else a bind of the container's
-/// cgroup. v1: a tmpfs with one mount (cgroup namespace) or bind per hierarchy.
+/// Where a pure cgroup v2 host mounts its hierarchy (runc takes the same fixed path).
+const CGROUP2_MOUNT: &str = "/sys/fs/cgroup";
+
+/// `type: cgroup`. v2: cgroup2, a bind where the kernel refuses it (as runc). v1: a
+/// tmpfs with one mount (cgroup namespace) or bind per hierarchy.
 fn mount_cgroup(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
     let what = || format!("mount cgroup on {}", m.dest);
     let flags = m.opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let cg = &plan.cgroup;
-    let one =
-        |dest: &str, fstype: &str, data: &str, host: Option<&std::path::Path>| -> StepResult<()> {
-            let target = ensure_in_root(root, dest, Create::Dir).step(what)?;
-            if plan.unshare_cgroup || host.is_none() {
-                match mount(
-                    Some(fstype),
-                    fd_path(&target).as_c_str(),
-                    Some(fstype),
-                    flags,
-                    Some(data),
-                ) {
-                    Ok(()) => return Ok(()),
-                    Err(e) if host.is_none() => return Err(e).step(what),
-                    Err(_) => {}
-                }
+    // A filesystem of our own first where it shows only the container's cgroups (a cgroup
+    // namespace) or it is v2 (as runc: the whole hierarchy then); else, or where the kernel
+    // refuses (a user namespace without a cgroup namespace), a bind of `host`.
+    let one = |dest: &str,
+               fstype: &str,
+               data: &str,
+               host: Option<&std::path::Path>,
+               try_fs: bool|
+     -> StepResult<()> {
+        let target = ensure_in_root(root, dest, Create::Dir).step(what)?;
+        if try_fs || host.is_none() {
+            match mount(
+                Some(fstype),
+                fd_path(&target).as_c_str(),
+                Some(fstype),
+                flags,
+                Some(data),
+            ) {
+                Ok(()) => return Ok(()),
+                Err(e) if host.is_none() => return Err(e).step(what),
+                Err(_) => {}
             }
-            if let Some(h) = host {
-                mount(
-                    Some(h),
-                    fd_path(&target).as_c_str(),
-                    NONE,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    NONE,
-                )
-                .step(what)?;
-                let t = open_in_root(root, dest, libc::O_PATH).step(what)?;
-                remount_bind(&t, flags, MsFlags::empty(), what)?;
-            }
-            Ok(())
-        };
+        }
+        if let Some(h) = host {
+            mount(
+                Some(h),
+                fd_path(&target).as_c_str(),
+                NONE,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                NONE,
+            )
+            .step(what)?;
+            let t = open_in_root(root, dest, libc::O_PATH).step(what)?;
+            remount_bind(&t, flags, MsFlags::empty(), what)?;
+        }
+        Ok(())
+    };
     if cg.v2 || cg.v1.is_empty() {
-        return one(&m.dest, "cgroup2", "", cg.unified.as_deref());
+        let host = match plan.unshare_cgroup {
+            true => cg.unified.as_deref(),
+            false => Some(std::path::Path::new(CGROUP2_MOUNT)),
+        };
+        return one(&m.dest, "cgroup2", "", host, true);
     }
     let target = ensure_in_root(root, &m.dest, Create::Dir).step(what)?;
     let tmpfs_flags = flags & !MsFlags::MS_RDONLY;
@@ -537,7 +551,13 @@ fn mount_cgroup(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
         } else {
             name.clone()
         };
-        one(&format!("{}/{sub}", m.dest), "cgroup", &data, Some(dir))?;
+        one(
+            &format!("{}/{sub}", m.dest),
+            "cgroup",
+            &data,
+            Some(dir),
+            plan.unshare_cgroup,
+        )?;
         if sub.contains(',') {
             let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
             for part in sub.split(',') {
@@ -546,7 +566,13 @@ fn mount_cgroup(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
         }
     }
     if let Some(u) = &cg.unified {
-        one(&format!("{}/unified", m.dest), "cgroup2", "", Some(u))?;
+        one(
+            &format!("{}/unified", m.dest),
+            "cgroup2",
+            "",
+            Some(u),
+            plan.unshare_cgroup,
+        )?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
         let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
