@@ -102,6 +102,18 @@ fn update_by_flags_stdin_and_file() {
             false => "50000",
         }
     );
+    // A period alone keeps the quota (one file on v2).
+    let r = hull.run(&["update", "--cpu-period", "90000", &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    assert_eq!(
+        cgroup_value(&id, ("cpu", "cpu.cfs_quota_us"), "cpu.max"),
+        if v2 { "50000 90000" } else { "50000" }
+    );
+    assert_eq!(
+        cgroup_value(&id, ("cpu", "cpu.cfs_period_us"), "cpu.max"),
+        if v2 { "50000 90000" } else { "90000" }
+    );
 
     // podman: `--resources=FILE`.
     let file = b.path().join("resources.json");

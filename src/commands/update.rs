@@ -123,6 +123,28 @@ fn merge(base: &mut Value, over: &Value) {
     }
 }
 
+/// Values cgroup v2 writes together (cpu.max holds quota and period; memory.swap.max
+/// comes from swap minus limit): one given alone takes the other's recorded value, as
+/// runc's update starts from the recorded resources. `update --cpu-period` alone used to
+/// drop the quota.
+fn complete_pairs(update: &mut Value, recorded: &Value) {
+    let is_set = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+    for (group, pair) in [("cpu", ["quota", "period"]), ("memory", ["limit", "swap"])] {
+        let Some(given) = update.get_mut(group).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        if !pair.iter().any(|k| is_set(given.get(*k))) {
+            continue;
+        }
+        for k in pair {
+            let old = recorded.get(group).and_then(|g| g.get(k));
+            if !is_set(given.get(k)) && is_set(old) {
+                given.insert(k.to_string(), old.cloned().unwrap_or_default());
+            }
+        }
+    }
+}
+
 pub fn run(store: &Store, a: &UpdateArgs) -> Result<i32> {
     let dir = store.open(&a.id)?;
     let mut state = dir.read_state()?;
@@ -142,16 +164,17 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<i32> {
     {
         crate::logging::debug("update: device rules are not updated, as with runc");
     }
-    let resources: LinuxResources =
-        crate::spec::typed(&update).map_err(|e| Error::msg(format!("update: {e}")))?;
-    hull_cgroups::update(&state.cgroup, &resources)?;
-
     // Recorded, so that `state`'s config and a later update start from the new values.
     // Through bytes: a Value serializer for the whole Spec would add its own copy of the
     // serialization code to the binary (the state file already has one for bytes).
     let mut config: Value = serde_json::to_vec(&*state.config)
         .and_then(|b| serde_json::from_slice(&b))
         .map_err(|e| Error::msg(format!("update: {e}")))?;
+    complete_pairs(&mut update, &config["linux"]["resources"]);
+    let resources: LinuxResources =
+        crate::spec::typed(&update).map_err(|e| Error::msg(format!("update: {e}")))?;
+    hull_cgroups::update(&state.cgroup, &resources)?;
+
     let mut current = config["linux"]["resources"].take();
     if current.is_null() {
         current = json!({});
@@ -176,6 +199,22 @@ mod tests {
         assert_eq!(parse_bytes("memory", "-1").unwrap(), -1);
         assert!(parse_bytes("memory", "lots").is_err());
         assert!(parse_bytes("memory", "-5m").is_err());
+    }
+
+    #[test]
+    fn a_cpu_period_alone_keeps_the_recorded_quota() {
+        let mut u = json!({"cpu": {"period": 900000}, "pids": {"limit": 5}});
+        complete_pairs(
+            &mut u,
+            &json!({"cpu": {"quota": 500000, "period": 1000000}}),
+        );
+        assert_eq!(
+            u,
+            json!({"cpu": {"quota": 500000, "period": 900000}, "pids": {"limit": 5}})
+        );
+        let mut u = json!({"memory": {"swap": 200}});
+        complete_pairs(&mut u, &json!({}));
+        assert_eq!(u, json!({"memory": {"swap": 200}}), "nothing recorded");
     }
 
     #[test]
