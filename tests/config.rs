@@ -115,8 +115,9 @@ fn masked_directories_share_one_read_only_tmpfs() {
     let r = run_in(
         |c| {
             let masked = c["linux"]["maskedPaths"].as_array_mut().unwrap();
-            masked.extend([json!("/mnt"), json!("/srv")]);
-            for d in ["/mnt", "/srv"] {
+            masked.extend([json!("/tmp/a"), json!("/tmp/b")]);
+            // Under a tmpfs of its own: the shared image is not written.
+            for d in ["/tmp", "/tmp/a", "/tmp/b"] {
                 c["mounts"].as_array_mut().unwrap().push(
                     json!({"destination": d, "type": "tmpfs", "source": "tmpfs", "options": []}),
                 );
@@ -126,13 +127,13 @@ fn masked_directories_share_one_read_only_tmpfs() {
                 .unwrap()
                 .insert(0, json!("/proc/acpi"));
         },
-        &sh("stat -c %d /proc/acpi /mnt /srv | uniq | wc -l; touch /srv/x 2>&1; true"),
+        &sh("stat -c %d /proc/acpi /tmp/a /tmp/b | uniq | wc -l; touch /tmp/b/x 2>&1; true"),
     );
     let out = ok(&r);
     assert_eq!(
         out,
         "1
-touch: /srv/x: Read-only file system
+touch: /tmp/b/x: Read-only file system
 "
     );
 }
@@ -593,8 +594,11 @@ impl LockedSource {
         let src = self.0.path().to_str().unwrap().to_string();
         run_in(
             |c| {
-                c["mounts"].as_array_mut().unwrap().push(
-                    json!({"destination": "/mnt", "type": "bind", "source": src, "options": options}),
+                // Under a tmpfs of its own: the shared image is not written.
+                let mounts = c["mounts"].as_array_mut().unwrap();
+                mounts.push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+                mounts.push(
+                    json!({"destination": "/tmp/mnt", "type": "bind", "source": src, "options": options}),
                 );
                 if userns {
                     let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
@@ -609,7 +613,7 @@ impl LockedSource {
                         .retain(|m| m["type"] != "cgroup");
                 }
             },
-            &sh("awk '$2 == \"/mnt\" { print $4 }' /proc/self/mounts"),
+            &sh("awk '$2 == \"/tmp/mnt\" { print $4 }' /proc/self/mounts"),
         )
     }
 }

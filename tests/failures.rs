@@ -75,9 +75,16 @@ fn invalid_fields_are_named() {
             Box::new(|c| c["root"]["path"] = json!("/no/such/rootfs")),
         ),
         (
-            "mounts[",
+            // Found missing at its turn (an earlier mount could have made it), and undone.
+            "error mounting \"/no/such/src\" to rootfs at \"/x\": stat: no such file or directory",
             Box::new(|c| {
                 c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "bind", "source": "/no/such/src", "options": ["bind"]}))
+            }),
+        ),
+        (
+            "mounts[",
+            Box::new(|c| {
+                c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "bind", "source": "/etc/passwd/src", "options": ["bind"]}))
             }),
         ),
         (

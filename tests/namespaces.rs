@@ -159,6 +159,46 @@ fn no_pivot_leaves_no_host_procfs_to_mount_an_unmasked_one() {
     assert_no_leaks(&hull, &id, b.path());
 }
 
+/// In a user namespace the container's root cannot reach a host directory only the host's
+/// root may enter, nor see the sources that earlier mounts made inside its rootfs from the
+/// host: the runtime opens both inside the container's mount namespace, as runc does.
+#[test]
+fn user_namespace_binds_from_inaccessible_sources_and_earlier_mounts() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let private = tempfile::tempdir().unwrap();
+    std::fs::create_dir(private.path().join("dir")).unwrap();
+    std::fs::write(private.path().join("dir/file"), "secret-ok\n").unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let src = private.path().join("dir");
+    let rootfs = common::shared_rootfs().to_path_buf();
+    let r = common::run_in(
+        |c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.retain(|m| m["type"] != "cgroup");
+            mounts.push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+            mounts.push(json!({"destination": "/tmp/a", "type": "bind", "source": src, "options": ["bind"]}));
+            // A source that exists only in the container's mount namespace, written as the
+            // host path of the rootfs (destinations may be written so too).
+            mounts.push(json!({"destination": rootfs.join("tmp/b"), "type": "bind",
+                               "source": rootfs.join("tmp/a"), "options": ["rbind"]}));
+        },
+        &["cat", "/tmp/b/file"],
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "secret-ok\n"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn idmapped_bind_mount() {
     require_root!();

@@ -11,6 +11,8 @@
 //! | `Failed`      | child  | a step failed: step name, errno, detail           | (parent ends) |
 //! | `Init`        | stage 1| (two-stage plans) the init is cloned: its pid     | -             |
 //! | `Listener`    | child  | seccomp is loaded; carries the NOTIFY listener fd | -             |
+//! | `WantSource`  | child  | (user namespace) mount i is a bind: open its source | `Source`    |
+//! | `Source`      | parent | errno, 0 with the source's O_PATH fd attached      | -             |
 //!
 //! A closed socket (EOF) from the child means it died without a word (killed, crashed).
 
@@ -34,6 +36,10 @@ pub enum Msg {
     Init(i32),
     /// Comes with an fd (SCM_RIGHTS): take it with [`Channel::take_fd`].
     Listener,
+    /// The index of a bind mount in the plan.
+    WantSource(u32),
+    /// 0 and an fd, or the errno of the open.
+    Source(i32),
 }
 
 const MAX_MSG: usize = 1 << 20;
@@ -60,6 +66,8 @@ impl Msg {
             }
             Msg::Init(pid) => [&[7u8][..], &pid.to_le_bytes()].concat(),
             Msg::Listener => vec![8],
+            Msg::WantSource(i) => [&[9u8][..], &i.to_le_bytes()].concat(),
+            Msg::Source(errno) => [&[10u8][..], &errno.to_le_bytes()].concat(),
         }
     }
 
@@ -83,6 +91,8 @@ impl Msg {
             }
             7 => Msg::Init(i32::from_le_bytes(b.get(1..5)?.try_into().ok()?)),
             8 => Msg::Listener,
+            9 => Msg::WantSource(u32::from_le_bytes(b.get(1..5)?.try_into().ok()?)),
+            10 => Msg::Source(i32::from_le_bytes(b.get(1..5)?.try_into().ok()?)),
             _ => return None,
         })
     }
@@ -166,6 +176,16 @@ impl Channel {
         self.send(&Msg::WantHooks)?;
         match self.expect(|m| matches!(m, Msg::HooksDone(_)))? {
             Msg::HooksDone(s) => Ok(s),
+            _ => Err(Errno::EBADMSG),
+        }
+    }
+
+    /// Asks the parent for the source of bind mount `index`, opened in our mount namespace.
+    pub fn request_source(&self, index: usize) -> Result<OwnedFd, Errno> {
+        self.send(&Msg::WantSource(index as u32))?;
+        match self.expect(|m| matches!(m, Msg::Source(_)))? {
+            Msg::Source(0) => self.take_fd().ok_or(Errno::EBADMSG),
+            Msg::Source(errno) => Err(Errno::from_raw(errno)),
             _ => Err(Errno::EBADMSG),
         }
     }

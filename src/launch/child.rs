@@ -50,8 +50,6 @@ pub struct ChildContext<'a> {
     pub console: Option<crate::terminal::ChildConsole>,
     /// The v1 cgroups to join first thing (None when already joined, or no cgroup).
     pub cgroup: Option<&'a hull_cgroups::Entry>,
-    /// The idmapped mounts' trees, made by the runtime (see `rootfs::idmapped_trees`).
-    pub idmap_trees: &'a [Option<OwnedFd>],
 }
 
 /// Entry point in the child. Never returns.
@@ -319,7 +317,11 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     if has_mount_ns {
         devnull = Some(rootfs::open_host_devnull()?);
         let fd = rootfs::prepare_root(plan)?;
-        rootfs::mount_all(plan, fd.as_raw_fd(), ctx.idmap_trees, &mut || gate.pass())?;
+        rootfs::mount_all(plan, fd.as_raw_fd(), &mut || gate.pass(), &mut |i| {
+            ctx.chan
+                .request_source(i)
+                .step(|| format!("open the source of {}", plan.mounts[i].dest))
+        })?;
         rootfs::setup_dev(plan, fd.as_raw_fd())?;
         rootfs::ensure_cwd(fd.as_raw_fd(), &plan.process.cwd)?;
         root = Some(fd);

@@ -83,6 +83,90 @@ fn abandon(chan: &Channel, pid: i32, e: Error, init: bool) -> Error {
     e
 }
 
+/// Opens the source of bind mount `index` for the child, inside its mount namespace (an
+/// earlier mount may have made the path), with our credentials (a child in a user
+/// namespace may not reach it). A plain bind's is an O_PATH fd through `/proc/PID/root`,
+/// a mount of the child's namespace that it can bind from; its open's errno goes back to
+/// the child, whose failure names the mount. An idmapped one is shifted by a helper in
+/// the child's mount namespace (open_tree only copies mounts of the caller's namespace).
+fn send_source(chan: &Channel, plan: &Plan, pid: i32, index: u32) -> Result<()> {
+    let Some(m) = plan.mounts.get(index as usize) else {
+        return Err(Error::msg(
+            "the container init asked for a mount source it does not have",
+        ));
+    };
+    let plan::MountKind::Bind { source, .. } = &m.kind else {
+        return Err(Error::msg(
+            "the container init asked for the source of a mount that is no bind",
+        ));
+    };
+    if m.idmap.is_some() {
+        let tree = in_mount_ns_of(pid, || crate::rootfs::idmapped_tree(m))?;
+        return chan
+            .send_with_fd(&Msg::Source(0), tree.as_fd())
+            .context(|| "send a mount source to the container init".into());
+    }
+    let path = format!("/proc/{pid}/root{}", source.display());
+    let sent = match nix::fcntl::open(
+        path.as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        Ok(fd) => {
+            // SAFETY: open returned a new fd.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            chan.send_with_fd(&Msg::Source(0), fd.as_fd())
+        }
+        Err(e) => chan.send(&Msg::Source(e as i32)),
+    };
+    sent.context(|| "send a mount source to the container init".into())
+}
+
+/// Runs `make` in a forked helper that has joined the mount namespace of `pid`, and
+/// returns the fd it made. A helper, not a setns of our own: the runtime's root and
+/// working directory stay as they are.
+fn in_mount_ns_of(pid: i32, make: impl FnOnce() -> Result<OwnedFd>) -> Result<OwnedFd> {
+    let ns = crate::namespaces::open_ns(std::path::Path::new(&format!("/proc/{pid}/ns/mnt")))
+        .context(|| format!("open the mount namespace of {pid}"))?;
+    let (ours, theirs) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .context(|| "socketpair".into())?;
+    // SAFETY: hull is single-threaded; the helper only makes the fd and exits.
+    match unsafe { nix::unistd::fork() }.context(|| "fork a mount helper".into())? {
+        nix::unistd::ForkResult::Child => {
+            drop(ours);
+            let made = crate::namespaces::setns(&ns, CloneFlags::CLONE_NEWNS)
+                .context(|| format!("join the mount namespace of {pid}"))
+                .and_then(|()| make());
+            let _ = match made {
+                Ok(fd) => crate::terminal::send_fd(theirs.as_raw_fd(), fd.as_fd(), b"ok"),
+                Err(e) => nix::sys::socket::send(
+                    theirs.as_raw_fd(),
+                    e.to_string().as_bytes(),
+                    nix::sys::socket::MsgFlags::empty(),
+                )
+                .map(|_| ()),
+            };
+            // SAFETY: leaving the helper without running the parent's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(theirs);
+            let mut buf = vec![0u8; 4096];
+            let got = crate::terminal::recv_with_fd(ours.as_fd(), &mut buf);
+            let _ = nix::sys::wait::waitpid(child, None);
+            match got.context(|| "receive from the mount helper".into())? {
+                (_, Some(fd)) => Ok(fd),
+                (n, None) => Err(Error::msg(String::from_utf8_lossy(&buf[..n]).into_owned())),
+            }
+        }
+    }
+}
+
 /// Hands the NOTIFY listener that came with the child's last message to the seccomp
 /// agent at `listenerPath`, with the container process state of the runtime spec: one
 /// connection, one message, then closed.
@@ -161,7 +245,6 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
     } else {
         plan.clone_flags
     };
-    let idmap_trees = crate::rootfs::idmapped_trees(plan)?;
     // A cgroup made with the init is joined after clone (`on_cloned`), not by it.
     let entry = match plan.cgroup.made_with_init() {
         true => None,
@@ -184,7 +267,6 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             hooks: a.hooks,
             console: a.console,
             cgroup: entry.as_ref(),
-            idmap_trees: &idmap_trees,
         };
         if plan.two_stage {
             child::run_two_stage(ctx);
@@ -237,6 +319,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
                     state["status"] = "creating".into();
                     send_listener(&parent_chan, &plan.seccomp, pid, state)?;
                 }
+                Ok(Some(Msg::WantSource(i))) => send_source(&parent_chan, plan, pid, i)?,
                 Ok(Some(Msg::Ready)) => return Ok(()),
                 Ok(Some(Msg::Failed { step, errno, .. })) => {
                     return Err(child_error(&step, errno, true))

@@ -21,7 +21,10 @@ pub enum MountKind {
     /// Bind a host path (absolute, resolved against the bundle).
     Bind {
         source: PathBuf,
-        source_is_dir: bool,
+        /// None: the source did not exist when planned. It may be made by an earlier
+        /// mount (a path inside the rootfs), so it is looked up in the container's mount
+        /// namespace when its turn comes, as runc does.
+        source_is_dir: Option<bool>,
     },
     /// A new filesystem instance (`type`, `source`).
     Fs { fstype: String, source: String },
@@ -193,8 +196,10 @@ pub struct Plan {
     /// masks, and remounted with these flags (MS_RDONLY among them) at the end, as runc.
     pub dev_readonly: Option<MsFlags>,
     pub devices: Vec<DevicePlan>,
-    /// In a user namespace mknod is not allowed: bind the host's device nodes instead.
-    pub bind_devices: bool,
+    /// The container has a user namespace (new or joined): mknod is not allowed (the
+    /// host's device nodes are bound instead), and host paths are out of the child's reach
+    /// (the runtime opens bind sources for it).
+    pub in_user_ns: bool,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     pub root_propagation: MsFlags,
@@ -568,6 +573,11 @@ impl Plan {
         let mut dev_readonly = None;
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             let mut dest = m.destination().to_string_lossy().into_owned();
+            // A destination written as a host path inside the rootfs means that path in
+            // the container (runc strips the rootfs lexically too).
+            if let Ok(rel) = Path::new(&dest).strip_prefix(input.rootfs) {
+                dest = rel.to_string_lossy().into_owned();
+            }
             if !dest.starts_with('/') {
                 dest.insert(0, '/');
             }
@@ -586,14 +596,17 @@ impl Plan {
                 } else {
                     input.bundle.join(src)
                 };
-                let meta = std::fs::metadata(&source)
-                    .context(|| format!("{at}: source {}", quote(&source)))?;
+                let source_is_dir = match std::fs::metadata(&source) {
+                    Ok(meta) => Some(meta.is_dir()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(e).context(|| format!("{at}: source {}", quote(&source))),
+                };
                 if dest.trim_end_matches('/') == "/dev" {
                     setup_dev = false;
                 }
                 MountKind::Bind {
                     source,
-                    source_is_dir: meta.is_dir(),
+                    source_is_dir,
                 }
             } else if typ == "cgroup" || typ == "cgroup2" {
                 MountKind::Cgroup
@@ -752,7 +765,7 @@ impl Plan {
             setup_dev,
             dev_readonly,
             devices,
-            bind_devices: user_ns,
+            in_user_ns: user_ns,
             masked_paths: first_of_each_path(linux.masked_paths().as_deref().unwrap_or_default()),
             readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
             root_propagation,
@@ -817,6 +830,21 @@ mod tests {
     }
 
     #[test]
+    fn a_destination_inside_the_rootfs_path_is_taken_inside_the_container() {
+        let mut v = base();
+        v["mounts"] = serde_json::json!([
+            {"destination": "/bundle/rootfs/mnt/x", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/bundle/rootfsx", "type": "tmpfs", "source": "tmpfs"}
+        ]);
+        let p = build(v).unwrap();
+        assert_eq!(p.mounts[0].dest, "/mnt/x");
+        assert_eq!(
+            p.mounts[1].dest, "/bundle/rootfsx",
+            "components, not a string prefix"
+        );
+    }
+
+    #[test]
     fn namespaces_split_into_clone_unshare_and_join() {
         let p = build(base()).unwrap();
         assert_eq!(
@@ -829,7 +857,7 @@ mod tests {
         assert!(p.unshare_cgroup);
         assert_eq!(p.join.len(), 1);
         assert_eq!(p.join[0].flag, CloneFlags::CLONE_NEWNET);
-        assert!(!p.bind_devices);
+        assert!(!p.in_user_ns);
     }
 
     #[test]
@@ -879,7 +907,7 @@ mod tests {
         let p = build(base()).unwrap();
         assert_eq!(p.mounts.len(), 3);
         assert!(
-            matches!(&p.mounts[2].kind, MountKind::Bind { source, source_is_dir: true } if source == Path::new("/tmp"))
+            matches!(&p.mounts[2].kind, MountKind::Bind { source, source_is_dir: Some(true) } if source == Path::new("/tmp"))
         );
         assert!(p.mounts[2]
             .opts
@@ -899,11 +927,21 @@ mod tests {
     #[test]
     fn bad_inputs_name_the_field() {
         let mut v = base();
-        v["mounts"][2]["source"] = serde_json::json!("/no/such/dir");
+        v["mounts"][2]["source"] = serde_json::json!("/etc/passwd/x");
         assert!(build(v)
             .unwrap_err()
             .to_string()
             .contains("mounts[2] (/data)"));
+        // A missing source may be made by an earlier mount: looked up at its turn.
+        let mut v = base();
+        v["mounts"][2]["source"] = serde_json::json!("/no/such/dir");
+        assert!(matches!(
+            build(v).unwrap().mounts[2].kind,
+            MountKind::Bind {
+                source_is_dir: None,
+                ..
+            }
+        ));
         let mut v = base();
         v["process"]["rlimits"][0]["soft"] = serde_json::json!(4096);
         assert!(build(v)
@@ -947,11 +985,11 @@ mod tests {
         // A newline in a destination made a two-line error.
         let mut v = base();
         v["mounts"][2]["destination"] = serde_json::json!("/da\nta");
-        v["mounts"][2]["source"] = serde_json::json!("/no/such\ndir");
+        v["mounts"][2]["source"] = serde_json::json!("/etc/passwd/su\nch");
         let e = build(v).unwrap_err().to_string();
         assert_eq!(
             e,
-            "mounts[2] (/da\\nta): source \"/no/such\\ndir\": no such file or directory"
+            "mounts[2] (/da\\nta): source \"/etc/passwd/su\\nch\": not a directory"
         );
         let mut v = base();
         v["process"]["args"] = serde_json::json!([]);
@@ -969,6 +1007,6 @@ mod tests {
             serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         let p = build(v).unwrap();
         assert_eq!(p.uid_map.as_deref(), Some("0 100000 65536\n"));
-        assert!(p.bind_devices);
+        assert!(p.in_user_ns);
     }
 }

@@ -225,94 +225,98 @@ fn drop_host_proc_and_sys(rootfs: &std::path::Path) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Every mount of config.json, in order. `before_cgroup` runs before the first cgroup
-/// mount (the child must be in its cgroup and cgroup namespace by then).
-/// `idmap_trees`: from [`idmapped_trees`], one per mount.
+/// Every mount of config.json, in order. `wait_for_parent` runs before the first mount
+/// that needs the parent past its `Proceed`: a cgroup mount (the child must be in its
+/// cgroup and cgroup namespace by then) or a source the runtime opens (`ask_source`).
 pub fn mount_all(
     plan: &Plan,
     root: RawFd,
-    idmap_trees: &[Option<OwnedFd>],
-    before_cgroup: &mut dyn FnMut() -> StepResult<()>,
+    wait_for_parent: &mut dyn FnMut() -> StepResult<()>,
+    ask_source: &mut dyn FnMut(usize) -> StepResult<OwnedFd>,
 ) -> StepResult<()> {
     for (i, m) in plan.mounts.iter().enumerate() {
         if matches!(m.kind, MountKind::Cgroup) {
-            before_cgroup()?;
+            wait_for_parent()?;
         }
-        mount_one(plan, root, m, idmap_trees.get(i).and_then(Option::as_ref))?;
+        // In a user namespace the child may not reach a bind's source by path, and an
+        // idmapped source must be shifted by the runtime: it opens them inside our mount
+        // namespace when their turn comes (so that earlier mounts count, as runc) and
+        // passes the fd.
+        let opened = match &m.kind {
+            MountKind::Bind { .. } if m.idmap.is_some() || plan.in_user_ns => {
+                wait_for_parent()?;
+                Some(ask_source(i)?)
+            }
+            _ => None,
+        };
+        mount_one(plan, root, m, opened.as_ref())?;
     }
     Ok(())
 }
 
-/// The detached, id-shifted copies of the idmapped bind mounts' sources, one per mount
-/// (None for the others). Made by the runtime before clone: shifting a mount needs
-/// CAP_SYS_ADMIN over its filesystem's user namespace (the host's), which the child, in
-/// the container's user namespace, lacks. The child moves them into place.
-pub fn idmapped_trees(plan: &Plan) -> crate::error::Result<Vec<Option<OwnedFd>>> {
+/// A detached copy of bind mount `m`'s source with its id mapping set. Made by the
+/// runtime (in the child's mount namespace, when the child's turn comes): shifting a
+/// mount needs CAP_SYS_ADMIN over its filesystem's user namespace (the host's), which
+/// the child, in the container's user namespace, lacks. The child moves it into place.
+pub fn idmapped_tree(m: &MountPlan) -> crate::error::Result<OwnedFd> {
     use crate::launch::plan::IdMapUserns;
-    plan.mounts
-        .iter()
-        .map(|m| {
-            let (Some(idmap), MountKind::Bind { source, .. }) = (&m.idmap, &m.kind) else {
-                return Ok(None);
-            };
-            let src = source.display();
-            let userns = match &idmap.userns {
-                IdMapUserns::Maps(u, g) => crate::namespaces::userns_with_maps(u, g)
-                    .map_err(|e| sys(format!("failed to create userns for {src} id-mapping"), e))?,
-                IdMapUserns::Path(p) => crate::namespaces::open_ns(p).map_err(|e| {
-                    sys(
-                        format!("failed to open existing userns for {src} id-mapping"),
-                        e,
-                    )
-                })?,
-            };
-            let c = CString::new(source.as_os_str().as_encoded_bytes())
-                .map_err(|_| sys(format!("open_tree {src}"), Errno::EINVAL))?;
-            let flags = libc::OPEN_TREE_CLONE as i32
-                | libc::OPEN_TREE_CLOEXEC as i32
-                | if m.opts.flags.contains(MsFlags::MS_REC) {
-                    libc::AT_RECURSIVE
-                } else {
-                    0
-                };
-            // SAFETY: a valid C string.
-            let tree = Errno::result(unsafe {
-                libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags)
-            })
-            .map_err(|e| sys(format!("open_tree(OPEN_TREE_CLONE) {src}"), e))?;
-            // SAFETY: open_tree returned a new fd.
-            let tree: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(tree as RawFd) };
-            mount_setattr(
-                tree.as_raw_fd(),
-                options::attr::IDMAP,
-                0,
-                Some(userns.as_raw_fd()),
-                idmap.recursive,
+    let (Some(idmap), MountKind::Bind { source, .. }) = (&m.idmap, &m.kind) else {
+        return Err(crate::error::Error::msg(format!(
+            "{} is not an idmapped bind mount",
+            m.dest
+        )));
+    };
+    let src = source.display();
+    let userns = match &idmap.userns {
+        IdMapUserns::Maps(u, g) => crate::namespaces::userns_with_maps(u, g)
+            .map_err(|e| sys(format!("failed to create userns for {src} id-mapping"), e))?,
+        IdMapUserns::Path(p) => crate::namespaces::open_ns(p).map_err(|e| {
+            sys(
+                format!("failed to open existing userns for {src} id-mapping"),
+                e,
             )
-            .map_err(|e| {
-                let hint = match e {
-                    Errno::EINVAL => {
-                        " (maybe the filesystem used doesn't support idmap mounts on this kernel?)"
-                    }
-                    _ => "",
-                };
-                sys(format!("failed to set MOUNT_ATTR_IDMAP on {src}{hint}"), e)
-            })?;
-            Ok(Some(tree))
-        })
-        .collect()
+        })?,
+    };
+    let c = CString::new(source.as_os_str().as_encoded_bytes())
+        .map_err(|_| sys(format!("open_tree {src}"), Errno::EINVAL))?;
+    let flags = libc::OPEN_TREE_CLONE as i32
+        | libc::OPEN_TREE_CLOEXEC as i32
+        | if m.opts.flags.contains(MsFlags::MS_REC) {
+            libc::AT_RECURSIVE
+        } else {
+            0
+        };
+    // SAFETY: a valid C string.
+    let tree = Errno::result(unsafe {
+        libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags)
+    })
+    .map_err(|e| sys(format!("open_tree(OPEN_TREE_CLONE) {src}"), e))?;
+    // SAFETY: open_tree returned a new fd.
+    let tree: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(tree as RawFd) };
+    mount_setattr(
+        tree.as_raw_fd(),
+        options::attr::IDMAP,
+        0,
+        Some(userns.as_raw_fd()),
+        idmap.recursive,
+    )
+    .map_err(|e| {
+        let hint = match e {
+            Errno::EINVAL => {
+                " (maybe the filesystem used doesn't support idmap mounts on this kernel?)"
+            }
+            _ => "",
+        };
+        sys(format!("failed to set MOUNT_ATTR_IDMAP on {src}{hint}"), e)
+    })?;
+    Ok(tree)
 }
 
 fn sys(context: String, errno: Errno) -> crate::error::Error {
     crate::error::Error::Sys { context, errno }
 }
 
-fn mount_one(
-    plan: &Plan,
-    root: RawFd,
-    m: &MountPlan,
-    idmap_tree: Option<&OwnedFd>,
-) -> StepResult<()> {
+fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan, opened: Option<&OwnedFd>) -> StepResult<()> {
     let what = || format!("mount {}", m.dest);
     let extra = m.opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     match &m.kind {
@@ -320,28 +324,53 @@ fn mount_one(
             source,
             source_is_dir,
         } => {
+            let failed = |why: String| {
+                format!(
+                    "error mounting {:?} to rootfs at {:?}: {why}",
+                    source.display().to_string(),
+                    m.dest
+                )
+            };
+            // A source missing when planned may have been made by an earlier mount.
+            let is_dir = match source_is_dir {
+                Some(d) => *d,
+                None => match opened {
+                    Some(fd) => fstat(fd.as_raw_fd()),
+                    None => nix::sys::stat::stat(source.as_path()),
+                }
+                .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+                .step(|| failed("stat".into()))?,
+            };
             let target = ensure_in_root(
                 root,
                 &m.dest,
-                if *source_is_dir {
-                    Create::Dir
-                } else {
-                    Create::File
-                },
+                if is_dir { Create::Dir } else { Create::File },
             )
             .step(what)?;
             let rec = m.opts.flags & MsFlags::MS_REC;
-            if let Some(tree) = idmap_tree {
-                move_tree(tree, &target).step(|| format!("idmapped mount {}", m.dest))?;
-            } else {
-                mount(
+            match (&m.idmap, opened) {
+                (Some(_), Some(tree)) => {
+                    move_tree(tree, &target).step(|| format!("idmapped mount {}", m.dest))?
+                }
+                (Some(_), None) => {
+                    return Err(Errno::EINVAL).step(|| failed("no idmapped tree for it".into()))
+                }
+                (None, Some(fd)) => mount(
+                    Some(fd_path(fd).as_c_str()),
+                    fd_path(&target).as_c_str(),
+                    NONE,
+                    MsFlags::MS_BIND | rec,
+                    NONE,
+                )
+                .step(|| format!("bind mount {} on {}", source.display(), m.dest))?,
+                (None, None) => mount(
                     Some(source),
                     fd_path(&target).as_c_str(),
                     NONE,
                     MsFlags::MS_BIND | rec,
                     NONE,
                 )
-                .step(|| format!("bind mount {} on {}", source.display(), m.dest))?;
+                .step(|| format!("bind mount {} on {}", source.display(), m.dest))?,
             }
             // Options, set or cleared, make a remount; none keep the source's flags.
             if !extra.is_empty() || !m.opts.cleared.is_empty() {
@@ -428,7 +457,7 @@ fn mount_one(
                 // In a user namespace without its own net/ipc namespace the kernel refuses a
                 // new sysfs/mqueue: bind the host's instead, as runc does.
                 Err(Errno::EPERM)
-                    if plan.bind_devices && (fstype == "sysfs" || fstype == "mqueue") =>
+                    if plan.in_user_ns && (fstype == "sysfs" || fstype == "mqueue") =>
                 {
                     let host = if fstype == "sysfs" {
                         "/sys"
@@ -598,7 +627,7 @@ pub fn setup_dev(plan: &Plan, root: RawFd) -> StepResult<()> {
         let what = || format!("create device {}", d.path);
         let (parent, name) = split_parent(&d.path);
         let pfd = ensure_in_root(root, parent, Create::Dir).step(what)?;
-        if plan.bind_devices {
+        if plan.in_user_ns {
             let target = ensure_in_root(root, &d.path, Create::File).step(what)?;
             mount(
                 Some(d.path.as_str()),
