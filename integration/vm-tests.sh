@@ -2,7 +2,7 @@
 # vm-tests.sh: the integration tests again inside a VM with a pure cgroup v2 host
 # (../shared/tools/vm-run.sh), where this host's hybrid v1 layout cannot show v2; then
 # tests/systemd.rs and tests/cgroups.rs once more in a VM with systemd as PID 1
-# (--systemd-cgroup).
+# (--systemd-cgroup); then runc's suite, the tests this host skips for want of cgroup v2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VM=../shared/tools/vm-run.sh
@@ -30,4 +30,6 @@ vm v2 -t 1500 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -e HULL_TEST_QUICK=1
 vm systemd --systemd -t 600 -w "$PWD" -C "$PWD" -e CARGO_TERM_COLOR=never -- \
   sh -c 'test "$(cat /proc/1/comm)" = systemd && cargo test --locked --offline --test systemd --test cgroups 2>&1' \
   || rc=$?
+# runc's own suite, the tests that need cgroup v2 (integration/runc-must-pass-v2.txt).
+bash integration/runc-suite.sh --vm || rc=$?
 exit $rc

@@ -18,11 +18,12 @@ const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 /// Rows and columns, as `process.consoleSize` gives them.
 pub type Size = (u16, u16);
 
-/// Opens a new pty through the container's /dev/ptmx and returns (master, peer). The master
-/// must be a real ptmx on a devpts (char 5:2): a container could have put anything there.
-pub fn open_pty() -> Result<(OwnedFd, OwnedFd), Errno> {
+/// Opens a new pty through `ptmx` (the container's /dev/ptmx) and returns (master, peer).
+/// The master must be a real ptmx on a devpts (char 5:2): a container could have put
+/// anything there.
+pub fn open_pty(ptmx: &str) -> Result<(OwnedFd, OwnedFd), Errno> {
     let fd = nix::fcntl::open(
-        "/dev/ptmx",
+        ptmx,
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )?;

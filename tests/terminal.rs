@@ -259,3 +259,29 @@ fn dev_console_is_the_terminal_and_never_a_symlink() {
     assert_eq!(std::fs::read_to_string(&canary).unwrap(), "canary");
     assert_no_leaks(&hull, &id, b.path());
 }
+
+/// Without a mount namespace nothing is mounted, so the rootfs has no /dev: the terminal
+/// comes from the host's devpts, opened before the chroot (runc's host-mntns.bats).
+#[test]
+fn a_terminal_without_a_mount_namespace() {
+    require_root!();
+    let hull = Hull::default();
+    let mut b = tty_bundle(&["sh", "-c", "stty size; echo Hello"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    let id = id("nomntns");
+    let _guard_id = common::DeleteOnPanic::new(&hull, &id);
+    let rx = Receiver::new();
+    let r = hull.create_with(&b, &id, &["--console-socket", rx.path()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (master, _) = rx.receive();
+    assert_eq!(hull.run_detached(&["start", &id]).code, 0);
+    assert_eq!(read_all(master), "33 101\r\nHello\r\n");
+    hull.wait_status(&id, "stopped");
+    assert_eq!(hull.run(&["delete", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}

@@ -202,7 +202,7 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
         nix::unistd::chroot(".").step(|| "chroot to the container's root".into())?;
     }
     if let Some(console) = ctx.console {
-        setup_console(p, console, false)?;
+        setup_console(p, console, "/dev/ptmx", false)?;
     }
     crate::logging::debug("setns_init: about to exec (after credentials and seccomp)");
     let exe = prepare_process(
@@ -347,18 +347,23 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         rootfs::enter_root(plan, root)?;
     }
     if !has_mount_ns {
+        // Nothing was mounted, so the rootfs may have no /dev of its own: the terminal
+        // comes from the host's devpts, opened before the chroot.
+        if let Some(console) = ctx.console {
+            // The host's /dev/ptmx is a device node, not devpts's multiplexer.
+            setup_console(&plan.process, console, "/dev/pts/ptmx", false)?;
+        }
         nix::unistd::chroot(&plan.rootfs)
             .step(|| format!("chroot to {}", plan.rootfs.display()))?;
         nix::unistd::chdir("/").step(|| "chdir /".into())?;
     }
     drop((root, devnull));
 
-    if let Some(console) = ctx.console {
-        // The container's /dev/console is its terminal (the runtime spec's rule), where
-        // it has a mount namespace to bind it in.
-        setup_console(&plan.process, console, has_mount_ns)?;
-    }
     if has_mount_ns {
+        // The container's /dev/console is its terminal (the runtime spec's rule).
+        if let Some(console) = ctx.console {
+            setup_console(&plan.process, console, "/dev/ptmx", true)?;
+        }
         rootfs::remount_dev_readonly(plan)?;
     }
     let p = &plan.process;
@@ -412,10 +417,11 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
 fn setup_console(
     p: &ProcessPlan,
     console: crate::terminal::ChildConsole,
+    ptmx: &str,
     bind_dev_console: bool,
 ) -> StepResult<()> {
     let (master, peer) =
-        crate::terminal::open_pty().step(|| "open a pty in the container".into())?;
+        crate::terminal::open_pty(ptmx).step(|| "open a pty in the container".into())?;
     // The process's own terminal: its user owns it (devpts's gid=5 gives the group), as
     // runc does for its stdio.
     let st = nix::sys::stat::fstat(peer.as_raw_fd()).step(|| "fstat the pty".into())?;
