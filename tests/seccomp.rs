@@ -38,6 +38,24 @@ fn denied_syscalls_fail_with_their_errno_and_kill_kills() {
     assert!(r.stdout.contains("sethostname=159"), "{}", r.stdout);
 }
 
+/// Without no_new_privs the filter is loaded early (while the capability to do so is
+/// still there): nothing the runtime does after it may need a syscall the profile denies.
+#[test]
+fn a_profile_denying_close_range_without_no_new_privs_still_runs() {
+    require_root!();
+    let r = common::run_in(
+        |c| {
+            c["process"]["noNewPrivileges"] = json!(false);
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+            });
+        },
+        &["echo", "ran"],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (0, "ran\n"), "{}", r.stderr);
+}
+
 #[test]
 fn allow_list_profile_runs_a_shell() {
     require_root!();

@@ -123,13 +123,13 @@ fn merge(base: &mut Value, over: &Value) {
     }
 }
 
-/// Values cgroup v2 writes together (cpu.max holds quota and period; memory.swap.max
-/// comes from swap minus limit): one given alone takes the other's recorded value, as
-/// runc's update starts from the recorded resources. `update --cpu-period` alone used to
-/// drop the quota.
+/// cpu.max holds quota and period together on cgroup v2: one given alone takes the
+/// other's recorded value, as runc's update starts from the recorded resources.
+/// `update --cpu-period` alone used to write "max PERIOD" and drop the quota. (Memory
+/// and swap are not paired: `--memory -1` must not take a recorded swap limit below it.)
 fn complete_pairs(update: &mut Value, recorded: &Value) {
     let is_set = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
-    for (group, pair) in [("cpu", ["quota", "period"]), ("memory", ["limit", "swap"])] {
+    for (group, pair) in [("cpu", ["quota", "period"])] {
         let Some(given) = update.get_mut(group).and_then(Value::as_object_mut) else {
             continue;
         };
@@ -212,9 +212,12 @@ mod tests {
             u,
             json!({"cpu": {"quota": 500000, "period": 900000}, "pids": {"limit": 5}})
         );
-        let mut u = json!({"memory": {"swap": 200}});
+        let mut u = json!({"cpu": {"quota": 200}});
         complete_pairs(&mut u, &json!({}));
-        assert_eq!(u, json!({"memory": {"swap": 200}}), "nothing recorded");
+        assert_eq!(u, json!({"cpu": {"quota": 200}}), "nothing recorded");
+        let mut u = json!({"memory": {"limit": -1}});
+        complete_pairs(&mut u, &json!({"memory": {"limit": 5, "swap": 10}}));
+        assert_eq!(u, json!({"memory": {"limit": -1}}), "memory is not paired");
     }
 
     #[test]

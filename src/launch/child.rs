@@ -371,20 +371,21 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     let exec_fifo = ctx.fifo_dir.as_ref().map(ExecFifo::open).transpose()?;
     // Debug lines carry the names of runc's stages, so logs read the same with either.
     crate::logging::debug("init: closing the pipe to signal completion (execve closes it)");
+    // A created init may wait for `start` a long time, seen by anyone in /proc/PID/fd: it
+    // keeps only what it still needs, none of the runtime's files (the caller's, the state
+    // dir, the cgroup files; runc's create.bats checks). Before the seccomp filter, which
+    // need not allow close_range.
+    let mut keep = vec![ctx.chan.as_raw_fd()];
+    keep.extend(exec_fifo.iter().flat_map(ExecFifo::fds));
+    keep.extend(crate::logging::log_fd());
+    close_fds_except(3 + ctx.preserve_fds as RawFd, &keep)
+        .step(|| "close the runtime's descriptors".into())?;
     let exe = prepare_process(
         p,
         plan.seccomp.program.as_ref(),
         ctx.preserve_fds,
         &ctx.chan,
     )?;
-    // A created init may wait for `start` a long time, seen by anyone in /proc/PID/fd: it
-    // keeps only what it still needs, none of the runtime's files (the caller's, the state
-    // dir, the cgroup files). runc's create.bats checks.
-    let mut keep = vec![ctx.chan.as_raw_fd()];
-    keep.extend(exec_fifo.iter().flat_map(ExecFifo::fds));
-    keep.extend(crate::logging::log_fd());
-    close_fds_except(3 + ctx.preserve_fds as RawFd, &keep)
-        .step(|| "close the runtime's descriptors".into())?;
 
     // From here the child only waits on the channel, whose EOF tells it the runtime died;
     // the death signal would also fire when `create` exits normally after Detach.
