@@ -507,10 +507,11 @@ fn v2_memory(m: &LinuxMemory, probe: &Probe, w: &mut Writes) -> Result<()> {
     if m.check_before_update() == Some(true) {
         // Best effort, as runc: a cgroup without the file has nothing to check.
         if let Some(usage) = probe.read_u64("memory", "memory.current") {
-            for (name, v) in [("swap", swap), ("limit", limit)] {
+            // runc's words, which people grep for.
+            for (name, v) in [("memory+swap", swap), ("memory", limit)] {
                 if v > 0 && v as u64 <= usage {
                     return Err(invalid(format!(
-                        "memory.{name} {v} is not above the current usage {usage} (checkBeforeUpdate)"
+                        "rejecting {name} limit {v} <= usage {usage} (checkBeforeUpdate)"
                     )));
                 }
             }
@@ -1270,7 +1271,7 @@ mod tests {
             &f,
             r#"{"memory":{"limit":4000000,"checkBeforeUpdate":true}}"#,
         );
-        assert!(e.contains("current usage 5000000"), "{e}");
+        assert!(e.contains("rejecting memory limit 4000000 <= usage 5000000"), "{e}");
         assert_eq!(
             writes(
                 &f,
