@@ -1271,7 +1271,10 @@ mod tests {
             &f,
             r#"{"memory":{"limit":4000000,"checkBeforeUpdate":true}}"#,
         );
-        assert!(e.contains("rejecting memory limit 4000000 <= usage 5000000"), "{e}");
+        assert!(
+            e.contains("rejecting memory limit 4000000 <= usage 5000000"),
+            "{e}"
+        );
         assert_eq!(
             writes(
                 &f,
