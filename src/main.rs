@@ -109,17 +109,17 @@ fn main() {
                 Command::Create(_) => Some("create"),
                 _ => None,
             };
-            match verb {
+            let line = match verb {
                 Some(verb) => {
                     let name = cli::program_name(std::env::args_os().next().as_deref());
-                    let msg = format!("{name} {verb} failed: {msg}");
-                    logging::error(&msg);
-                    eprintln!("{msg}");
+                    format!("{name} {verb} failed: {msg}")
                 }
-                None => {
-                    logging::error(&msg);
-                    eprintln!("hull: {msg}");
-                }
+                None => msg,
+            };
+            logging::error(&line);
+            match verb {
+                Some(_) => eprintln!("{line}"),
+                None => eprintln!("hull: {line}"),
             }
             // runc's exit code for a failed exec, which shims tell apart from the process's.
             let code = if matches!(cli.command, Command::Exec(_)) {

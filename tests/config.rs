@@ -39,15 +39,7 @@ fn user_namespace_maps_ids() {
     require_root!();
     let r = run_in(
         |c| {
-            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-            ns.push(json!({"type": "user"}));
-            c["linux"]["uidMappings"] =
-                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
-            c["linux"]["gidMappings"] =
-                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
-            // Bound from the host in a user namespace: keep what sysfs/cgroup need simple.
-            let mounts = c["mounts"].as_array_mut().unwrap();
-            mounts.retain(|m| m["type"] != "cgroup");
+            common::with_user_ns(c, 200000);
         },
         &sh("id -u; cat /proc/self/uid_map; ls -l /dev/null"),
     );
@@ -601,16 +593,7 @@ impl LockedSource {
                     json!({"destination": "/tmp/mnt", "type": "bind", "source": src, "options": options}),
                 );
                 if userns {
-                    let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-                    ns.push(json!({"type": "user"}));
-                    c["linux"]["uidMappings"] =
-                        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
-                    c["linux"]["gidMappings"] =
-                        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
-                    c["mounts"]
-                        .as_array_mut()
-                        .unwrap()
-                        .retain(|m| m["type"] != "cgroup");
+                    common::with_user_ns(c, 200000);
                 }
             },
             &sh("awk '$2 == \"/tmp/mnt\" { print $4 }' /proc/self/mounts"),

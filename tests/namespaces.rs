@@ -135,12 +135,7 @@ fn no_pivot_leaves_no_host_procfs_to_mount_an_unmasked_one() {
         "-c",
         "mount -t proc none /proc && echo mounted",
     ]);
-    b.edit(|c| {
-        for set in ["bounding", "permitted", "effective"] {
-            let caps = c["process"]["capabilities"][set].as_array_mut().unwrap();
-            caps.push(json!("CAP_SETFCAP"));
-        }
-    });
+    b.edit(|c| common::grant_cap(c, "CAP_SETFCAP"));
     let id = id("nopivot");
     let r = hull.run(&[
         "run",
@@ -174,14 +169,8 @@ fn user_namespace_binds_from_inaccessible_sources_and_earlier_mounts() {
     let rootfs = common::shared_rootfs().to_path_buf();
     let r = common::run_in(
         |c| {
-            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-            ns.push(json!({"type": "user"}));
-            c["linux"]["uidMappings"] =
-                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
-            c["linux"]["gidMappings"] =
-                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            common::with_user_ns(c, 200000);
             let mounts = c["mounts"].as_array_mut().unwrap();
-            mounts.retain(|m| m["type"] != "cgroup");
             mounts.push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
             mounts.push(json!({"destination": "/tmp/a", "type": "bind", "source": src, "options": ["bind"]}));
             // A source that exists only in the container's mount namespace, written as the
@@ -276,20 +265,6 @@ fn runtime_killed_during_create_leaves_nothing_after_delete_force() {
     assert_no_leaks(&hull, &id, b.path());
 }
 
-/// A user namespace for `c` (ids 0.. mapped from 300000), without the cgroup mount.
-fn with_user_ns(c: &mut serde_json::Value) {
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    c["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|m| m["type"] != "cgroup");
-}
-
 fn set_ns_path(c: &mut serde_json::Value, typ: &str, path: String) {
     let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
     ns.retain(|n| n["type"] != typ);
@@ -302,7 +277,7 @@ fn new_user_namespace_with_a_joined_one_and_new_ones_inside_a_joined_user_namesp
     let hull = Hull::default();
     // The owner: its own user namespace and network namespace.
     let mut first = Bundle::new(&["sleep", "1000"]);
-    first.edit(with_user_ns);
+    first.edit(|c| common::with_user_ns(c, 300000));
     let a = id("userowner");
     let _ga = common::DeleteOnPanic::new(&hull, &a);
     hull.run_d(&first, &a);
@@ -317,7 +292,7 @@ fn new_user_namespace_with_a_joined_one_and_new_ones_inside_a_joined_user_namesp
         "readlink /proc/self/ns/net; cat /proc/self/uid_map",
     ]);
     second.edit(|c| {
-        with_user_ns(c);
+        common::with_user_ns(c, 300000);
         c["linux"]["uidMappings"][0]["hostID"] = json!(400000);
         set_ns_path(c, "network", format!("/proc/{pid}/ns/net"));
     });

@@ -43,8 +43,9 @@ impl Hierarchy {
     }
 }
 
-fn unescape_mountinfo(s: &str) -> String {
-    // mountinfo escapes space, tab, newline and backslash as \ooo.
+/// A path field of /proc/self/mountinfo, which writes space, tab, newline and backslash
+/// as `\ooo` (hull's rootfs code reads the mount table too).
+pub fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

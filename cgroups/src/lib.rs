@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
-pub use layout::Layout;
+pub use layout::{unescape_mountinfo, Layout};
 pub use resources::{
     apply, blkio_to_io_weight, prepare, shares_to_weight, validate, Prepared, Write,
 };

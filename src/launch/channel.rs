@@ -14,6 +14,9 @@
 //! | `WantSource`  | child  | (user namespace) mount i is a bind: open its source | `Source`    |
 //! | `Source`      | parent | errno, 0 with the source's O_PATH fd attached      | -             |
 //!
+//! The runtime's mount helper (see `send_source`) answers it on a channel of its own with
+//! `Source` (the idmapped tree attached) or `Failed`.
+//!
 //! A closed socket (EOF) from the child means it died without a word (killed, crashed).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};

@@ -755,8 +755,6 @@ fn find_executable(p: &ProcessPlan) -> StepResult<CString> {
     Err(Errno::ENOENT).step(|| format!("exec: {name:?}: executable file not found in $PATH"))
 }
 
-/// Blocks until `start` opens the fifo for reading, then tells it we go on. Returns the
-/// (close-on-exec) write end.
 /// The exec fifo as the created init holds it: an O_PATH fd on the fifo itself, reopened
 /// for writing at `start` through a private procfs, so that no fd on the state dir stays
 /// open. Where no procfs of our own can be made (a user namespace over the host's pid
@@ -771,16 +769,20 @@ impl ExecFifo {
         let Ok(proc) = PrivateProc::open() else {
             return Ok(ExecFifo::InDir(dir.as_raw_fd()));
         };
-        let fifo = nix::fcntl::openat(
-            Some(dir.as_raw_fd()),
-            crate::container::EXEC_FIFO,
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .step(|| "open exec fifo".into())?;
-        // SAFETY: openat returned a new fd.
-        let fifo = unsafe { std::os::fd::FromRawFd::from_raw_fd(fifo) };
+        let fifo = Self::open_in(dir.as_raw_fd(), nix::fcntl::OFlag::O_PATH)
+            .step(|| "open exec fifo".into())?;
         Ok(ExecFifo::Reopen { fifo, proc })
+    }
+
+    fn open_in(dir: RawFd, flags: nix::fcntl::OFlag) -> Result<OwnedFd, Errno> {
+        let fd = nix::fcntl::openat(
+            Some(dir),
+            crate::container::EXEC_FIFO,
+            flags | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        // SAFETY: openat returned a new fd.
+        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
     }
 
     fn fds(&self) -> Vec<RawFd> {
@@ -795,14 +797,7 @@ impl ExecFifo {
         use nix::fcntl::OFlag;
         let fd = match &self {
             ExecFifo::Reopen { fifo, proc } => proc.reopen(fifo.as_raw_fd(), OFlag::O_WRONLY),
-            ExecFifo::InDir(dir) => nix::fcntl::openat(
-                Some(*dir),
-                crate::container::EXEC_FIFO,
-                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            // SAFETY: openat returned a new fd.
-            .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }),
+            ExecFifo::InDir(dir) => Self::open_in(*dir, OFlag::O_WRONLY),
         }
         .step(|| "open exec fifo".into())?;
         nix::unistd::write(&fd, b"0").step(|| "write exec fifo".into())?;
@@ -826,8 +821,6 @@ fn close_fds_except(from: RawFd, keep: &[RawFd]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// The container starts with an empty signal mask and default dispositions (Rust ignores
-/// SIGPIPE, and an ignored signal would survive execve).
 /// As pid 1 of its namespace the waiting init would ignore every signal it has no handler
 /// for, so `kill TERM` of a created container did nothing (runc's init, a Go program,
 /// handles them). It exits instead; `reset_signals` gives the process the defaults back.
@@ -852,6 +845,8 @@ fn die_on_signals() {
     }
 }
 
+/// The container starts with an empty signal mask and default dispositions (Rust ignores
+/// SIGPIPE, and an ignored signal would survive execve).
 fn reset_signals() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());

@@ -100,41 +100,31 @@ fn send_source(chan: &Channel, plan: &Plan, pid: i32, index: u32) -> Result<()> 
             "the container init asked for the source of a mount that is no bind",
         ));
     };
-    if m.idmap.is_some() {
-        let tree = in_mount_ns_of(pid, || crate::rootfs::idmapped_tree(m))?;
-        return chan
-            .send_with_fd(&Msg::Source(0), tree.as_fd())
-            .context(|| "send a mount source to the container init".into());
-    }
-    let path = format!("/proc/{pid}/root{}", source.display());
-    let sent = match nix::fcntl::open(
-        path.as_str(),
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        Ok(fd) => {
-            // SAFETY: open returned a new fd.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            chan.send_with_fd(&Msg::Source(0), fd.as_fd())
-        }
-        Err(e) => chan.send(&Msg::Source(e as i32)),
+    let opened = match m.idmap {
+        Some(_) => Ok(in_mount_ns_of(pid, || crate::rootfs::idmapped_tree(m))?),
+        None => nix::fcntl::open(
+            format!("/proc/{pid}/root{}", source.display()).as_str(),
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        // SAFETY: open returned a new fd.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
     };
-    sent.context(|| "send a mount source to the container init".into())
+    match opened {
+        Ok(fd) => chan.send_with_fd(&Msg::Source(0), fd.as_fd()),
+        Err(e) => chan.send(&Msg::Source(e as i32)),
+    }
+    .context(|| "send a mount source to the container init".into())
 }
 
 /// Runs `make` in a forked helper that has joined the mount namespace of `pid`, and
-/// returns the fd it made. A helper, not a setns of our own: the runtime's root and
-/// working directory stay as they are.
+/// returns the fd it made (a `Source` message over a channel of its own, or `Failed`).
+/// A helper, not a setns of our own: the runtime's root and working directory stay as
+/// they are.
 fn in_mount_ns_of(pid: i32, make: impl FnOnce() -> Result<OwnedFd>) -> Result<OwnedFd> {
     let ns = crate::namespaces::open_ns(std::path::Path::new(&format!("/proc/{pid}/ns/mnt")))
         .context(|| format!("open the mount namespace of {pid}"))?;
-    let (ours, theirs) = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::SeqPacket,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )
-    .context(|| "socketpair".into())?;
+    let (ours, theirs) = Channel::pair().context(|| "socketpair".into())?;
     // SAFETY: hull is single-threaded; the helper only makes the fd and exits.
     match unsafe { nix::unistd::fork() }.context(|| "fork a mount helper".into())? {
         nix::unistd::ForkResult::Child => {
@@ -143,25 +133,25 @@ fn in_mount_ns_of(pid: i32, make: impl FnOnce() -> Result<OwnedFd>) -> Result<Ow
                 .context(|| format!("join the mount namespace of {pid}"))
                 .and_then(|()| make());
             let _ = match made {
-                Ok(fd) => crate::terminal::send_fd(theirs.as_raw_fd(), fd.as_fd(), b"ok"),
-                Err(e) => nix::sys::socket::send(
-                    theirs.as_raw_fd(),
-                    e.to_string().as_bytes(),
-                    nix::sys::socket::MsgFlags::empty(),
-                )
-                .map(|_| ()),
+                Ok(fd) => theirs.send_with_fd(&Msg::Source(0), fd.as_fd()),
+                Err(e) => {
+                    theirs.report_failure(&e.to_string(), 0, "");
+                    Ok(())
+                }
             };
             // SAFETY: leaving the helper without running the parent's destructors.
             unsafe { libc::_exit(0) }
         }
         nix::unistd::ForkResult::Parent { child } => {
             drop(theirs);
-            let mut buf = vec![0u8; 4096];
-            let got = crate::terminal::recv_with_fd(ours.as_fd(), &mut buf);
+            let got = ours.recv();
             let _ = nix::sys::wait::waitpid(child, None);
             match got.context(|| "receive from the mount helper".into())? {
-                (_, Some(fd)) => Ok(fd),
-                (n, None) => Err(Error::msg(String::from_utf8_lossy(&buf[..n]).into_owned())),
+                Some(Msg::Source(0)) => ours
+                    .take_fd()
+                    .ok_or_else(|| Error::msg("the mount helper sent no fd")),
+                Some(Msg::Failed { step, .. }) => Err(Error::msg(step)),
+                _ => Err(Error::msg("the mount helper exited without a word")),
             }
         }
     }

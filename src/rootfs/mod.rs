@@ -355,33 +355,29 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan, opened: Option<&OwnedFd>) 
                 (Some(_), None) => {
                     return Err(Errno::EINVAL).step(|| failed("no idmapped tree for it".into()))
                 }
-                (None, Some(fd)) => mount(
-                    Some(fd_path(fd).as_c_str()),
-                    fd_path(&target).as_c_str(),
-                    NONE,
-                    MsFlags::MS_BIND | rec,
-                    NONE,
-                )
-                .step(|| format!("bind mount {} on {}", source.display(), m.dest))?,
-                (None, None) => mount(
-                    Some(source),
-                    fd_path(&target).as_c_str(),
-                    NONE,
-                    MsFlags::MS_BIND | rec,
-                    NONE,
-                )
-                .step(|| format!("bind mount {} on {}", source.display(), m.dest))?,
+                (None, opened) => {
+                    // From the fd the runtime opened, or by path.
+                    let from = match opened {
+                        Some(fd) => fd_path(fd),
+                        None => CString::new(source.as_os_str().as_encoded_bytes())
+                            .map_err(|_| Errno::EINVAL)
+                            .step(|| failed("a NUL in the path".into()))?,
+                    };
+                    mount(
+                        Some(from.as_c_str()),
+                        fd_path(&target).as_c_str(),
+                        NONE,
+                        MsFlags::MS_BIND | rec,
+                        NONE,
+                    )
+                    .step(|| format!("bind mount {} on {}", source.display(), m.dest))?
+                }
             }
             // Options, set or cleared, make a remount; none keep the source's flags.
             if !extra.is_empty() || !m.opts.cleared.is_empty() {
                 let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
                 remount_bind(&t, extra, m.opts.cleared, || {
-                    format!(
-                        "error mounting {:?} to rootfs at {:?}: failed to set user-requested \
-                         vfs flags on bind-mount",
-                        source.display().to_string(),
-                        m.dest
-                    )
+                    failed("failed to set user-requested vfs flags on bind-mount".into())
                 })?;
             }
         }

@@ -1,5 +1,6 @@
 //! /proc/self/mountinfo, read where the child needs the mount table as it stands.
 
+use hull_cgroups::unescape_mountinfo;
 use nix::errno::Errno;
 
 pub struct Mount {
@@ -23,34 +24,11 @@ fn parse_line(line: &str) -> Option<Mount> {
         return None;
     }
     Some(Mount {
-        root: unescape(pre[3]),
-        mount_point: unescape(pre[4]),
+        root: unescape_mountinfo(pre[3]),
+        mount_point: unescape_mountinfo(pre[4]),
         shared: pre[6..].iter().any(|x| x.starts_with("shared:")),
         fstype: post.split(' ').next()?.to_string(),
     })
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

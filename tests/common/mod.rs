@@ -361,6 +361,22 @@ pub fn grant_cap(c: &mut Value, cap: &str) {
     }
 }
 
+/// A user namespace for `c` (ids 0..65536 mapped from `host_id`), without the cgroup mount
+/// (bound from the host there: kept out to keep the tests simple).
+pub fn with_user_ns(c: &mut Value, host_id: u32) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    let map = serde_json::json!([{"containerID": 0, "hostID": host_id, "size": 65536}]);
+    c["linux"]["uidMappings"] = map.clone();
+    c["linux"]["gidMappings"] = map;
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "cgroup");
+}
+
 /// A tmpfs at /mnt and CAP_MKNOD: room for device nodes the container makes itself.
 pub fn mknod_scratch(c: &mut Value) {
     c["mounts"]
