@@ -350,8 +350,14 @@ fn new_user_namespace_with_a_joined_one_and_new_ones_inside_a_joined_user_namesp
     hull.run_d(&fourth, &d);
     let joined = hull.state(&d)["pid"].as_i64().unwrap();
     assert_eq!(ns(joined, "pid"), ns(pid, "pid"), "pid {joined} is ours");
-    let cmdline = std::fs::read_to_string(format!("/proc/{joined}/cmdline")).unwrap();
-    assert!(cmdline.starts_with("sleep\0"), "{cmdline:?}");
+    // `run -d` returns once the init is released, maybe before its exec: the recorded pid
+    // must become the program (an intermediate stage never would).
+    let cmdline = || std::fs::read_to_string(format!("/proc/{joined}/cmdline")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cmdline().starts_with("sleep\0") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(cmdline().starts_with("sleep\0"), "{:?}", cmdline());
     assert_eq!(hull.run(&["delete", "-f", &d]).code, 0);
     assert_no_leaks(&hull, &d, fourth.path());
 
