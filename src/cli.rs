@@ -34,7 +34,7 @@ pub struct Cli {
     /// Rootless mode: true, false or auto
     #[arg(long, value_name = "VALUE", default_value = "auto")]
     pub rootless: String,
-    /// Path to the criu binary (accepted for runc compatibility)
+    /// Path to the criu binary
     #[arg(long, value_name = "PATH")]
     pub criu: Option<PathBuf>,
     #[command(subcommand)]
@@ -73,6 +73,45 @@ pub fn program_name(argv0: Option<&std::ffi::OsStr>) -> String {
         .to_string()
 }
 
+impl Cli {
+    /// `--criu`, else `criu` from PATH.
+    pub fn criu_path(&self) -> PathBuf {
+        self.criu.clone().unwrap_or_else(|| PathBuf::from("criu"))
+    }
+}
+
+/// runc's parser takes a long option with one dash too (`-no-subreaper`, as containerd
+/// sends it): such an argument of a subcommand, before its first operand, becomes the
+/// long option it names. Anything else (short flags, operands, the process's own
+/// arguments) is left as it is.
+fn long_with_one_dash(cmd: &clap::Command, args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = args.to_vec();
+    let Some(pos) = args
+        .iter()
+        .skip(1)
+        .position(|a| a.to_str().is_some_and(|a| cmd.find_subcommand(a).is_some()))
+    else {
+        return out;
+    };
+    let sub = cmd
+        .find_subcommand(args[pos + 1].to_str().unwrap_or_default())
+        .expect("found above");
+    for a in out.iter_mut().skip(pos + 2) {
+        let Some(s) = a.to_str() else { break };
+        if !s.starts_with('-') || s == "--" {
+            break;
+        }
+        let name = s[1..].split('=').next().unwrap_or_default();
+        if s.starts_with("--") || name.chars().count() < 2 {
+            continue;
+        }
+        if sub.get_arguments().any(|x| x.get_long() == Some(name)) {
+            *a = format!("-{s}").into();
+        }
+    }
+    out
+}
+
 /// Parses `args` (argv[0] included) with runc's help layout and `-v`.
 pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
     let name = program_name(args.first().map(|a| a.as_os_str()));
@@ -97,6 +136,7 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
         let template = help_template(&format!("{name} {sub}"));
         cmd = cmd.mut_subcommand(sub, |c| c.help_template(template));
     }
+    let args = long_with_one_dash(&cmd, args);
     let matches = cmd.try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)
 }
@@ -140,6 +180,109 @@ pub enum Command {
     Update(Box<UpdateArgs>),
     /// Show the enabled features (JSON, as the runtime spec's features.md)
     Features,
+    /// Checkpoint a running container (with CRIU)
+    Checkpoint(Box<CheckpointArgs>),
+    /// Restore a container from a previous checkpoint (with CRIU)
+    Restore(Box<RestoreArgs>),
+}
+
+/// Options that `checkpoint` and `restore` share.
+#[derive(Args, Debug)]
+pub struct CriuArgs {
+    /// Path to the CRIU image files (default: ./checkpoint)
+    #[arg(long = "image-path", value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Path for CRIU's work files and logs (default: the image path)
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Cgroups mode: soft|full|strict|ignore (default: soft)
+    #[arg(long = "manage-cgroups-mode", value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace, but do not restore its properties (network)
+    #[arg(long = "empty-ns", value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// Enable auto deduplication of memory images
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Use userfaultfd to restore memory pages lazily
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    /// Container id
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Path of the previous (pre-dump) images, relative to the image path
+    #[arg(long = "parent-path", value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the processes running after the checkpoint
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Skip in-flight TCP connections
+    #[arg(long = "tcp-skip-in-flight")]
+    pub tcp_skip_in_flight: bool,
+    /// Link unlinked files back when possible
+    #[arg(long = "link-remap")]
+    pub link_remap: bool,
+    /// CRIU writes \0 to this fd once lazy pages are ready
+    #[arg(long = "status-fd", value_name = "FD", default_value_t = -1, allow_hyphen_values = true)]
+    pub status_fd: i32,
+    /// ADDRESS:PORT of the page server
+    #[arg(long = "page-server", value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// Dump the memory only and leave the container running
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Container id
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Path to the root of the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Path to an AF_UNIX socket that receives the console's pseudoterminal master
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process id to
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not make hull a child subreaper
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Do not use pivot_root to jail the process inside the rootfs
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Close established TCP connections on restore
+    #[arg(long = "tcp-close")]
+    pub tcp_close: bool,
+    /// LSM profile for the restored processes, as TYPE:NAME
+    #[arg(long = "lsm-profile", value_name = "TYPE:NAME")]
+    pub lsm_profile: Option<String>,
+    /// LSM mount context for the restore
+    #[arg(long = "lsm-mount-context", value_name = "CONTEXT")]
+    pub lsm_mount_context: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod container;
+mod criu;
 mod error;
 mod exe_guard;
 mod foreground;
@@ -43,6 +44,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Events(a) => commands::events::run(&store, a),
         Command::Update(a) => commands::update::run(&store, a),
         Command::Features => commands::features::run(),
+        Command::Checkpoint(a) => criu::dump::checkpoint(&store, a, &cli.criu_path()).map(|_| 0),
+        Command::Restore(a) => {
+            criu::restore::restore(&store, a, cli.systemd_cgroup, &cli.criu_path())
+        }
     }
 }
 

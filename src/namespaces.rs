@@ -123,3 +123,18 @@ pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd, Errno> 
     let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
     result
 }
+
+/// The name the kernel gives a namespace type in `/proc/PID/ns/`.
+pub fn proc_name(t: oci_spec::runtime::LinuxNamespaceType) -> &'static str {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    match t {
+        T::Mount => "mnt",
+        T::Cgroup => "cgroup",
+        T::Uts => "uts",
+        T::Ipc => "ipc",
+        T::User => "user",
+        T::Pid => "pid",
+        T::Network => "net",
+        T::Time => "time",
+    }
+}

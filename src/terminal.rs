@@ -69,9 +69,9 @@ pub fn get_size(fd: BorrowedFd<'_>) -> Option<Size> {
     (r == 0 && ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
-/// Makes `peer` the controlling terminal of a new session and the process's stdio.
+/// Makes `peer` the controlling terminal of the process's session (made at its start)
+/// and its stdio.
 pub fn become_console(peer: OwnedFd) -> Result<(), Errno> {
-    nix::unistd::setsid()?;
     // SAFETY: TIOCSCTTY on our fd.
     Errno::result(unsafe { libc::ioctl(peer.as_raw_fd(), libc::TIOCSCTTY, 0) })?;
     for target in 0..3 {

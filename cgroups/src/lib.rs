@@ -351,6 +351,15 @@ impl Entry {
     }
 }
 
+/// Moves `pid` into the container's cgroup in every hierarchy (a process of the runtime's
+/// that is not cloned into it, such as CRIU restoring the container's processes).
+pub fn add_pid(paths: &CgroupPaths, pid: i32) -> Result<()> {
+    for dir in paths.leaves() {
+        write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
+    }
+    Ok(())
+}
+
 /// Moves `pid` into the container's cgroup2 directory only (the v1 ones it joined itself).
 pub fn add_pid_v2(paths: &CgroupPaths, pid: i32) -> Result<()> {
     match &paths.unified {

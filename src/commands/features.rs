@@ -51,11 +51,23 @@ pub fn features() -> Value {
         },
         "annotations": {
             "org.hull.version": env!("CARGO_PKG_VERSION"),
-            "org.hull.checkpoint.enabled": "false",
+            // runc's key, which callers read: checkpoint and restore work where CRIU is.
+            "org.opencontainers.runc.checkpoint.enabled": criu_found().to_string(),
         },
         // Annotations that change how hull runs a container: an orchestrator should not
         // pass them through from untrusted users.
-        "potentiallyUnsafeConfigAnnotations": ["org.systemd.property."],
+        "potentiallyUnsafeConfigAnnotations": ["org.systemd.property.", "org.criu.config"],
+    })
+}
+
+/// A `criu` in PATH (the one checkpoint and restore run without `--criu`).
+fn criu_found() -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| {
+            std::fs::metadata(d.join("criu"))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
     })
 }
 

@@ -99,7 +99,7 @@ pub(crate) fn resources_with_devices(spec: &Spec) -> LinuxResources {
     r
 }
 
-fn state_json(state: &State, status: Status, pid: i32) -> Vec<u8> {
+pub(crate) fn state_json(state: &State, status: Status, pid: i32) -> Vec<u8> {
     let mut v = state.to_oci_json(status);
     v["pid"] = pid.into();
     serde_json::to_vec(&v).unwrap_or_default()
@@ -207,8 +207,19 @@ fn socket_activation_fds() -> u32 {
     }
 }
 
+/// Where `pid`'s fds 0-2 point (`pipe:[N]`, a path; empty where unreadable).
+pub fn stdio_of(pid: i32) -> Vec<String> {
+    (0..3)
+        .map(|i| {
+            std::fs::read_link(format!("/proc/{pid}/fd/{i}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Everything before anything is made: spec, paths, plan. Pure but for reads.
-fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
+pub fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
     super::id::validate(o.id)?;
     let bundle = absolute(o.bundle)?;
     let mut spec = crate::spec::load(&bundle)?;
@@ -285,6 +296,7 @@ fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
             }
         }),
         config: Box::new(spec.clone()),
+        stdio: Vec::new(),
     };
     Ok((spec, plan, state))
 }
@@ -332,7 +344,7 @@ pub fn create(store: &Store, o: &CreateOpts<'_>) -> Result<Created> {
 
 /// runc's checks on an existing cgroup: processes in it belong to something else, and a
 /// frozen one would stop the init before it could report back.
-fn check_cgroup_unused(cgroup: &hull_cgroups::CgroupPaths) -> Result<()> {
+pub(crate) fn check_cgroup_unused(cgroup: &hull_cgroups::CgroupPaths) -> Result<()> {
     let n = hull_cgroups::pids(cgroup).map(|p| p.len()).unwrap_or(0);
     if n != 0 {
         return Err(Error::msg(format!(
@@ -375,6 +387,7 @@ fn make(
     let mut on_cloned = |pid: i32| -> Result<()> {
         state.pid = pid;
         state.pid_start_time = process_start_time(pid).unwrap_or(0);
+        state.stdio = stdio_of(pid);
         if with_init {
             let warnings = hull_cgroups::start_unit(&state.cgroup, pid, &resources)?;
             warnings.iter().for_each(|w| crate::logging::warn(w));

@@ -53,6 +53,10 @@ pub struct State {
     /// The `--pid-file` of `create`, removed when a `create` that wrote it is undone.
     pub pid_file: Option<PathBuf>,
     pub config: Box<Spec>,
+    /// What the init's fds 0-2 were when it was made (`pipe:[N]`, `/dev/null`): a
+    /// checkpoint records them, so that a restore can put new pipes in their place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stdio: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -286,6 +286,7 @@ mod tests {
             shared_pid_ns: false,
             pid_file: None,
             config: Box::default(),
+            stdio: Vec::new(),
         }
     }
 

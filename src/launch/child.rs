@@ -163,6 +163,9 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
     let plan = ctx.plan;
     let p = &plan.process;
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    // A session of its own, as runc makes every container process: CRIU dumps only
+    // sessions whose leader is inside the container.
+    nix::unistd::setsid().step(|| "setsid".into())?;
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     let attrs = &p.attrs;
@@ -248,6 +251,9 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     // Until execve this process runs hull's code with the host's view: nobody may ptrace it
     // or open its /proc files, and it dies with the runtime during setup.
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    // A session of its own, as runc makes every container process: CRIU dumps only
+    // sessions whose leader is inside the container.
+    nix::unistd::setsid().step(|| "setsid".into())?;
     prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
         .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     die_on_signals();
