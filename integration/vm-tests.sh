@@ -10,6 +10,9 @@ if [ ! -x "$VM" ]; then
   echo "vm-tests: skipped: $VM is absent (shared/ lives beside the repo)"
   exit 0
 fi
+# CRIU (tests/checkpoint.rs, runc's checkpoint.bats) runs in the guest from the host's /,
+# and locks a container's network with iptables.
+scripts/apt-need.sh criu iptables
 # Built here; the VM's root is this host's / (read-only), the repo is shared read-write.
 cargo test --locked --no-run --tests -q 2>/dev/null
 # Runs one VM: exit 125 (the VM itself failed) is a skip, with the reason.

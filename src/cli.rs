@@ -534,3 +534,40 @@ pub struct DeleteArgs {
     /// Container id
     pub id: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Cli {
+        let a: Vec<std::ffi::OsString> = args.iter().map(|s| s.into()).collect();
+        parse(&a).unwrap()
+    }
+
+    #[test]
+    fn a_long_option_with_one_dash_is_taken_before_the_operands_only() {
+        let c = parsed(&[
+            "hull",
+            "restore",
+            "-no-subreaper",
+            "-d",
+            "-image-path=/i",
+            "x",
+        ]);
+        let Command::Restore(r) = c.command else {
+            panic!("restore")
+        };
+        assert!(r.no_subreaper && r.detach);
+        assert_eq!(
+            r.criu.image_path.as_deref(),
+            Some(std::path::Path::new("/i"))
+        );
+        // After the id, arguments are the process's own.
+        let c = parsed(&["hull", "exec", "x", "ps", "-ef", "-tty"]);
+        let Command::Exec(e) = c.command else {
+            panic!("exec")
+        };
+        assert_eq!(e.command, ["ps", "-ef", "-tty"]);
+        assert!(!e.tty);
+    }
+}

@@ -138,3 +138,25 @@ pub fn proc_name(t: oci_spec::runtime::LinuxNamespaceType) -> &'static str {
         T::Time => "time",
     }
 }
+
+/// Sets `lo` up in our network namespace (ioctls on a datagram socket: no netlink).
+pub fn loopback_up() -> Result<(), Errno> {
+    // SAFETY: a socket we close below.
+    let sock = Errno::result(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: the kernel returned a new fd.
+    let sock = unsafe { OwnedFd::from_raw_fd(sock) };
+    // SAFETY: ifreq is plain data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: ioctls with a valid ifreq.
+    unsafe {
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req))?;
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req))?;
+    }
+    Ok(())
+}

@@ -364,3 +364,12 @@ fn new_user_namespace_with_a_joined_one_and_new_ones_inside_a_joined_user_namesp
     assert_eq!(hull.run(&["delete", "-f", &a]).code, 0);
     assert_no_leaks(&hull, &a, first.path());
 }
+
+#[test]
+fn a_network_namespace_of_its_own_has_its_loopback_up() {
+    require_root!();
+    // /sys/class/net/lo/flags: IFF_UP (0x1) | IFF_LOOPBACK (0x8), as runc leaves it.
+    let r = common::run_in(|_| {}, &["cat", "/sys/class/net/lo/flags"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "0x9\n");
+}

@@ -302,6 +302,10 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
         let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
         Errno::result(r).step(|| format!("set domainname {d:?}"))?;
     }
+    // A network namespace of its own starts with its loopback up, as runc's.
+    if plan.clone_flags.contains(CloneFlags::CLONE_NEWNET) {
+        namespaces::loopback_up().step(|| "bring up the loopback interface".into())?;
+    }
     if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() {
         let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
         for (k, v) in &plan.sysctl {

@@ -1,0 +1,648 @@
+//! checkpoint and restore through CRIU: a container's memory, pipes, terminal, TCP
+//! connections and cgroup carried across, and every failure leaving nothing behind. CRIU
+//! needs a kernel it supports: where `criu check` fails (this host's), the tests skip
+//! with its reason; they run in the VM of integration/vm-tests.sh.
+
+mod common;
+
+use common::{assert_no_leaks, id, Bundle, Hull};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Skips (printing why) unless root, busybox and a CRIU that works on this kernel.
+macro_rules! require_criu {
+    () => {
+        require_root!();
+        if let Some(why) = criu_unusable() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+fn criu_unusable() -> Option<String> {
+    static WHY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    WHY.get_or_init(
+        || match std::process::Command::new("criu").arg("check").output() {
+            Err(e) => Some(format!("criu is not installed: {e}")),
+            Ok(o) if !o.status.success() => Some(format!(
+                "`criu check` fails on this kernel: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            )),
+            Ok(_) => None,
+        },
+    )
+    .clone()
+}
+
+fn criu_has(feature: &str) -> bool {
+    std::process::Command::new("criu")
+        .args(["check", "--feature", feature])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A process that counts the lines it reads: its count lives in memory only, so an
+/// answer after a restore shows the memory came back.
+const COUNTER: &str = "i=0; while read l; do i=$((i+1)); echo \"$i $l\"; done";
+
+/// The stdio hull (and so the container) gets: pipes, as runc's tests use, since CRIU
+/// cannot dump a file the container holds from outside its mounts (the host's /dev/null).
+struct Pipes {
+    to: std::fs::File,
+    from: BufReader<std::fs::File>,
+    /// The ends the container holds (kept until hull has run).
+    theirs: Option<(OwnedFd, OwnedFd)>,
+}
+
+impl Pipes {
+    fn new() -> Pipes {
+        let (in_r, in_w) = nix::unistd::pipe().unwrap();
+        let (out_r, out_w) = nix::unistd::pipe().unwrap();
+        Pipes {
+            to: in_w.into(),
+            from: BufReader::new(out_r.into()),
+            theirs: Some((in_r, out_w)),
+        }
+    }
+
+    /// Runs hull with these pipes as its stdin, stdout and stderr.
+    fn hull(&mut self, hull: &Hull, args: &[&str]) -> i32 {
+        let (i, o) = self.theirs.take().expect("pipes used once");
+        let status = hull
+            .cmd()
+            .args(args)
+            .stdin(Stdio::from(i))
+            .stdout(Stdio::from(o.try_clone().unwrap()))
+            .stderr(Stdio::from(o))
+            .status()
+            .unwrap();
+        status.code().unwrap_or(-1)
+    }
+
+    /// Sends a line, returns the answer line (10 s at most).
+    fn ask(&mut self, line: &str) -> String {
+        writeln!(self.to, "{line}").unwrap();
+        let fd = self.from.get_ref().as_raw_fd();
+        let mut fds = [nix::poll::PollFd::new(
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if self.from.buffer().is_empty() {
+            let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16)).unwrap();
+            assert_eq!(n, 1, "no answer to {line:?}");
+        }
+        let mut answer = String::new();
+        self.from.read_line(&mut answer).unwrap();
+        answer.trim_end().to_string()
+    }
+}
+
+/// A bundle whose process is `COUNTER` (or `script`), with a writable rootfs of its own.
+fn bundle(script: &str) -> Bundle {
+    Bundle::with_own_rootfs(&["sh", "-c", script])
+}
+
+struct Images {
+    dir: tempfile::TempDir,
+}
+
+impl Images {
+    fn new() -> Images {
+        Images {
+            dir: tempfile::Builder::new()
+                .prefix("hull-cr-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+}
+
+fn checkpoint(hull: &Hull, id: &str, img: &Images, extra: &[&str]) -> common::Run {
+    let (image, work) = (img.path("image"), img.path("work"));
+    let mut args = vec!["checkpoint", "--image-path", &image, "--work-path", &work];
+    args.extend_from_slice(extra);
+    args.push(id);
+    hull.run(&args)
+}
+
+fn restore_args<'a>(img: &'a Images, b: &'a Bundle, extra: &[&'a str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "restore",
+        "-d",
+        "--image-path",
+        &img.path("image"),
+        "--work-path",
+        &img.path("work"),
+        "--bundle",
+        b.path().to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn restore_with_pipes(hull: &Hull, id: &str, img: &Images, b: &Bundle, extra: &[&str]) -> Pipes {
+    let mut pipes = Pipes::new();
+    let mut args = restore_args(img, b, extra);
+    args.push(id.to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let code = pipes.hull(hull, &args);
+    if code != 0 {
+        let log = std::fs::read_to_string(img.path("work/restore.log")).unwrap_or_default();
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("Error")).collect();
+        panic!("restore {id}: exit {code}; {errors:?}");
+    }
+    pipes
+}
+
+fn run_with_pipes(hull: &Hull, b: &Bundle, id: &str) -> Pipes {
+    let mut pipes = Pipes::new();
+    let code = pipes.hull(
+        hull,
+        &["run", "-d", "--bundle", b.path().to_str().unwrap(), id],
+    );
+    assert_eq!(code, 0, "run -d {id}");
+    pipes
+}
+
+fn assert_checkpointed(hull: &Hull, id: &str, r: &common::Run) {
+    assert_eq!(r.code, 0, "checkpoint {id}: {}", r.stderr);
+    assert_eq!(r.stderr, "", "checkpoint says nothing when it works");
+    let st = hull.run(&["state", id]);
+    assert_ne!(st.code, 0, "the checkpointed container is gone");
+    assert!(st.stderr.contains("does not exist"), "{}", st.stderr);
+}
+
+#[test]
+fn a_counting_container_restored_twice_continues_its_count_on_new_pipes() {
+    require_criu!();
+    let hull = Hull::default();
+    let b = bundle(COUNTER);
+    let id = id("cr");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    let img = Images::new();
+    let mut p = run_with_pipes(&hull, &b, &id);
+    assert_eq!(p.ask("a"), "1 a");
+    let first_pid = hull.state(&id)["pid"].as_i64().unwrap();
+
+    for (round, want) in [(1, "2 b"), (2, "3 b")] {
+        let r = checkpoint(&hull, &id, &img, &[]);
+        assert_checkpointed(&hull, &id, &r);
+        assert!(
+            !common::alive(first_pid) || round > 1,
+            "the dumped init is gone"
+        );
+        let descriptors = std::fs::read_to_string(img.path("image/descriptors.json")).unwrap();
+        assert!(descriptors.contains("pipe:["), "{descriptors}");
+
+        let mut q = restore_with_pipes(&hull, &id, &img, &b, &[]);
+        assert_eq!(q.ask("b"), want, "round {round}: the count goes on");
+        let st = hull.state(&id);
+        assert_eq!(st["status"], "running");
+        let pid = st["pid"].as_i64().unwrap();
+        assert!(common::alive(pid));
+        // A restored container is a normal one: exec, ps, pause, resume.
+        let e = hull.run(&["exec", &id, "sh", "-c", "echo $$ >/dev/null; echo in"]);
+        assert_eq!((e.code, e.stdout.trim()), (0, "in"), "{}", e.stderr);
+        let ps = hull.run(&["ps", &id]);
+        assert!(ps.stdout.contains(&pid.to_string()), "{}", ps.stdout);
+        assert_eq!(hull.run(&["pause", &id]).code, 0);
+        assert_eq!(hull.status(&id), "paused");
+        assert_eq!(hull.run(&["resume", &id]).code, 0);
+        p = q;
+    }
+    assert_eq!(p.ask("c"), "4 c");
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn pre_dump_then_dump_with_parent_and_leave_running() {
+    require_criu!();
+    if !criu_has("mem_dirty_track") {
+        eprintln!("skipped: this kernel has no memory dirty tracking (criu check --feature mem_dirty_track)");
+        return;
+    }
+    let hull = Hull::default();
+    let b = bundle(COUNTER);
+    let id = id("crpre");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    let img = Images::new();
+    let mut p = run_with_pipes(&hull, &b, &id);
+    assert_eq!(p.ask("a"), "1 a");
+
+    let parent = img.path("parent");
+    let r = hull.run(&["checkpoint", "--pre-dump", "--image-path", &parent, &id]);
+    assert_eq!(r.code, 0, "pre-dump: {}", r.stderr);
+    assert_eq!(hull.status(&id), "running", "a pre-dump leaves it running");
+    assert!(
+        Path::new(&parent).join("pagemap-1.img").exists()
+            || std::fs::read_dir(&parent).unwrap().count() > 0
+    );
+    assert_eq!(p.ask("b"), "2 b");
+
+    let r = checkpoint(
+        &hull,
+        &id,
+        &img,
+        &["--parent-path", "../parent", "--leave-running"],
+    );
+    assert_eq!(r.code, 0, "dump: {}", r.stderr);
+    assert!(
+        std::fs::symlink_metadata(img.path("image/parent")).is_ok(),
+        "CRIU links the dump to its parent"
+    );
+    assert_eq!(hull.status(&id), "running", "--leave-running");
+    assert_eq!(p.ask("c"), "3 c");
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+
+    // The image is of the moment of the dump: two lines counted.
+    let mut q = restore_with_pipes(&hull, &id, &img, &b, &[]);
+    assert_eq!(q.ask("d"), "3 d");
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn restore_under_a_new_id_into_a_new_cgroup() {
+    require_criu!();
+    let hull = Hull::default();
+    let mut b = bundle(COUNTER);
+    let old = id("crold");
+    let new = id("crnew");
+    let _g = common::DeleteOnPanic::new(&hull, &old);
+    let _h = common::DeleteOnPanic::new(&hull, &new);
+    let old_cg = format!("/{old}");
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(old_cg);
+        c["linux"]["resources"]["pids"] = json!({"limit": 100});
+    });
+    let img = Images::new();
+    let mut p = run_with_pipes(&hull, &b, &old);
+    assert_eq!(p.ask("a"), "1 a");
+    let r = checkpoint(&hull, &old, &img, &["--manage-cgroups-mode", "ignore"]);
+    assert_checkpointed(&hull, &old, &r);
+    let cgroup_dir = |name: &str| cgroup_root().join(name.trim_start_matches('/'));
+    assert!(
+        !cgroup_dir(&old_cg).exists(),
+        "the old cgroup went with the container"
+    );
+
+    let new_cg = format!("/{new}");
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(new_cg);
+        c["linux"]["resources"]["pids"] = json!({"limit": 42});
+    });
+    let mut q = restore_with_pipes(&hull, &new, &img, &b, &["--manage-cgroups-mode", "ignore"]);
+    assert_eq!(q.ask("b"), "2 b");
+    let pid = hull.state(&new)["pid"].as_i64().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cg.contains(&new_cg), "restored into the new cgroup: {cg}");
+    assert!(
+        !cgroup_dir(&old_cg).exists(),
+        "the old cgroup is not made again"
+    );
+    let pids_max = pids_max_of(&new_cg);
+    assert_eq!(pids_max.trim(), "42", "the new config's limits");
+    assert_eq!(hull.run(&["delete", "-f", &new]).code, 0);
+    assert_no_leaks(&hull, &new, b.path());
+    assert_no_leaks(&hull, &old, b.path());
+}
+
+/// The cgroup2 root, or the pids hierarchy on a v1 host.
+fn cgroup_root() -> std::path::PathBuf {
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "/sys/fs/cgroup".into()
+    } else {
+        "/sys/fs/cgroup/pids".into()
+    }
+}
+
+fn pids_max_of(cg: &str) -> String {
+    std::fs::read_to_string(
+        cgroup_root()
+            .join(cg.trim_start_matches('/'))
+            .join("pids.max"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_loopback_tcp_connection_survives_with_tcp_established() {
+    require_criu!();
+    let hull = Hull::default();
+    // A server writing what it receives to a file, and a client forwarding our lines to it
+    // over one TCP connection on the container's loopback.
+    let b = bundle(
+        "nc -l -p 5000 >/tmp/got & sleep 0.5; \
+         while read l; do echo $l; echo sent-$l >&2; done | nc 127.0.0.1 5000",
+    );
+    let id = id("crtcp");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    let img = Images::new();
+    let mut p = run_with_pipes(&hull, &b, &id);
+    assert_eq!(p.ask("one"), "sent-one");
+    wait_for_file_line(&hull, &id, "/tmp/got", "one");
+
+    // Without the flag CRIU refuses an established connection, and the container runs on.
+    let r = checkpoint(&hull, &id, &img, &[]);
+    assert_ne!(
+        r.code, 0,
+        "an established connection needs --tcp-established"
+    );
+    assert!(
+        r.stderr.contains("work/dump.log"),
+        "names CRIU's log: {}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+    assert_eq!(hull.status(&id), "running", "not stopped, not left frozen");
+    assert_eq!(p.ask("two"), "sent-two");
+
+    let r = checkpoint(&hull, &id, &img, &["--tcp-established"]);
+    assert_checkpointed(&hull, &id, &r);
+    let mut q = restore_with_pipes(&hull, &id, &img, &b, &["--tcp-established"]);
+    assert_eq!(q.ask("three"), "sent-three");
+    wait_for_file_line(&hull, &id, "/tmp/got", "three");
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+fn wait_for_file_line(hull: &Hull, id: &str, file: &str, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = hull.run(&["exec", id, "cat", file]);
+        if r.stdout.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{file} never had {line:?}: {:?}",
+            r.stdout
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_terminal_container_comes_back_on_a_new_console_socket() {
+    require_criu!();
+    let hull = Hull::default();
+    let mut b = bundle("i=0; while read l; do i=$((i+1)); echo \"n=$i\"; done");
+    b.edit(|c| c["process"]["terminal"] = json!(true));
+    let id = id("crtty");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    let img = Images::new();
+    let sockdir = tempfile::tempdir().unwrap();
+
+    let (master, kind) = with_console(&sockdir.path().join("a.sock"), |sock| {
+        let r = hull.run_detached(&[
+            "run",
+            "-d",
+            "--console-socket",
+            sock,
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    });
+    assert_eq!(kind, b"/dev/ptmx");
+    let mut m = std::fs::File::from(master);
+    m.write_all(b"x\n").unwrap();
+    read_until(&mut m, "n=1");
+
+    let r = checkpoint(&hull, &id, &img, &[]);
+    assert_checkpointed(&hull, &id, &r);
+    let (master, _) = with_console(&sockdir.path().join("b.sock"), |sock| {
+        let mut args = restore_args(&img, &b, &["--console-socket", sock]);
+        args.push(id.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = hull.run_detached(&args);
+        assert_eq!(r.code, 0, "restore: {}", r.stderr);
+    });
+    let mut m = std::fs::File::from(master);
+    m.write_all(b"y\n").unwrap();
+    read_until(&mut m, "n=2");
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+/// Listens on `path`, runs `f` with it, and returns the pty master sent there.
+fn with_console(path: &Path, f: impl FnOnce(&str)) -> (OwnedFd, Vec<u8>) {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    let accept = std::thread::spawn(move || common::accept_fd(&listener));
+    f(path.to_str().unwrap());
+    accept.join().unwrap()
+}
+
+fn read_until(m: &mut std::fs::File, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while !seen.contains(want) {
+        assert!(Instant::now() < deadline, "never saw {want:?}: {seen:?}");
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(m),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap() == 0 {
+            continue;
+        }
+        let n = m.read(&mut buf).unwrap();
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+#[test]
+fn lazy_pages_from_a_page_server() {
+    require_criu!();
+    if !criu_has("uffd-noncoop") {
+        eprintln!("skipped: this kernel has no non-cooperative userfaultfd (criu check --feature uffd-noncoop)");
+        return;
+    }
+    let hull = Hull::default();
+    let b = bundle(COUNTER);
+    let id = id("crlazy");
+    let id2 = common::id("crlazy2");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    let _h = common::DeleteOnPanic::new(&hull, &id2);
+    let img = Images::new();
+    let mut p = run_with_pipes(&hull, &b, &id);
+    assert_eq!(p.ask("a"), "1 a");
+
+    let port = 27000 + (std::process::id() % 1000) as u16;
+    let (status_r, status_w) = nix::unistd::pipe().unwrap();
+    let image = img.path("image");
+    let dump = hull
+        .cmd()
+        .args([
+            "checkpoint",
+            "--lazy-pages",
+            "--page-server",
+            &format!("127.0.0.1:{port}"),
+            "--status-fd",
+            &status_w.as_raw_fd().to_string(),
+            "--manage-cgroups-mode",
+            "ignore",
+            "--image-path",
+            &image,
+            "--work-path",
+            &image,
+            &id,
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(status_w);
+    let mut ready = [0u8; 1];
+    let mut status = std::fs::File::from(status_r);
+    assert_eq!(
+        status.read(&mut ready).unwrap(),
+        1,
+        "CRIU signals the page server is up"
+    );
+    assert_eq!(ready[0], 0);
+    assert!(Path::new(&image).join("inventory.img").exists());
+
+    let mut lazy = std::process::Command::new("criu")
+        .args([
+            "lazy-pages",
+            "--page-server",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "-D",
+            &image,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut q = Pipes::new();
+    let bundle_path = b.path().to_string_lossy().into_owned();
+    let args = [
+        "restore",
+        "-d",
+        "--lazy-pages",
+        "--image-path",
+        &image,
+        "--work-path",
+        &image,
+        "--bundle",
+        &bundle_path,
+        &id2,
+    ];
+    assert_eq!(q.hull(&hull, &args), 0, "lazy restore");
+    let out = dump.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "lazy dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = lazy.wait();
+    assert_eq!(q.ask("b"), "2 b");
+    assert_eq!(hull.run(&["delete", "-f", &id2]).code, 0);
+    assert_no_leaks(&hull, &id2, b.path());
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn failures_say_why_in_one_line_and_leave_nothing() {
+    require_criu!();
+    let hull = Hull::default();
+    let b = bundle(COUNTER);
+    let img = Images::new();
+
+    // A created container cannot be checkpointed; it stays created.
+    let created = id("crcreated");
+    let _g = common::DeleteOnPanic::new(&hull, &created);
+    assert_eq!(hull.create(&b, &created).code, 0);
+    let r = checkpoint(&hull, &created, &img, &[]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr.trim(),
+        "hull: Container cannot be checkpointed in created state"
+    );
+    assert_eq!(hull.status(&created), "created");
+    assert_eq!(hull.run(&["delete", "-f", &created]).code, 0);
+    assert_no_leaks(&hull, &created, b.path());
+
+    // No CRIU: the container runs on.
+    let id = id("crfail");
+    let _h = common::DeleteOnPanic::new(&hull, &id);
+    let mut p = run_with_pipes(&hull, &b, &id);
+    assert_eq!(p.ask("a"), "1 a");
+    let r = hull.run(&[
+        "--criu",
+        "/nonexistent/criu",
+        "checkpoint",
+        "--image-path",
+        &img.path("x"),
+        &id,
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("not found") && r.stderr.contains("/nonexistent/criu"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(hull.status(&id), "running");
+
+    // A bad --parent-path is refused before CRIU runs.
+    let r = checkpoint(&hull, &id, &img, &["--pre-dump", "--parent-path", "/abs"]);
+    assert!(
+        r.stderr.contains("--parent-path must be relative"),
+        "{}",
+        r.stderr
+    );
+    let r = checkpoint(
+        &hull,
+        &id,
+        &img,
+        &["--pre-dump", "--parent-path", "./missing"],
+    );
+    assert!(r.stderr.contains("invalid --parent-path"), "{}", r.stderr);
+    assert_eq!(p.ask("b"), "2 b");
+
+    // Restore from a directory without images: no container, no cgroup, no process.
+    let other = common::id("crnone");
+    let empty = Images::new();
+    std::fs::create_dir(empty.path("image")).unwrap();
+    let mut args = restore_args(&empty, &b, &[]);
+    args.push(other.clone());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = hull.run_detached(&args);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("descriptors.json"), "{}", r.stderr);
+    assert_no_leaks(&hull, &other, b.path());
+
+    // CRIU failing half-way through a restore (a damaged image): the same.
+    let r = checkpoint(&hull, &id, &img, &[]);
+    assert_checkpointed(&hull, &id, &r);
+    std::fs::write(img.path("image/pstree.img"), b"damaged").unwrap();
+    let mut q = Pipes::new();
+    let mut args = restore_args(&img, &b, &[]);
+    args.push(id.clone());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(q.hull(&hull, &args), 1);
+    let mut err = String::new();
+    q.from.read_line(&mut err).unwrap();
+    assert!(err.contains("work/restore.log"), "names CRIU's log: {err}");
+    assert_no_leaks(&hull, &id, b.path());
+}
