@@ -666,6 +666,23 @@ fn destroy_unrecorded(dir: ContainerDir, id: &str) -> Result<()> {
 pub fn destroy(dir: ContainerDir, state: &State, run_poststop: bool) -> Result<()> {
     kill_everything(state)?;
     hull_cgroups::remove(&state.cgroup)?;
+    finish_destroy(dir, state, run_poststop)
+}
+
+/// Undoes a container CRIU has just dumped (and killed): as runc, nothing in its cgroup is
+/// killed then unless it shares a pid namespace, for a lazy-pages restore may already run
+/// there; a cgroup it holds stays, with a warning.
+pub fn destroy_dumped(dir: ContainerDir, state: &State) -> Result<()> {
+    if state.shared_pid_ns {
+        kill_cgroup(&state.cgroup, &state.id)?;
+    }
+    if let Err(e) = hull_cgroups::remove(&state.cgroup) {
+        crate::logging::warn(&format!("remove the checkpointed container's cgroup: {e}"));
+    }
+    finish_destroy(dir, state, true)
+}
+
+fn finish_destroy(dir: ContainerDir, state: &State, run_poststop: bool) -> Result<()> {
     if let Some(p) = &state.pid_file {
         remove_pid_file(p, state.pid);
     }

@@ -108,7 +108,7 @@ pub fn checkpoint(store: &Store, a: &CheckpointArgs, criu: &Path) -> Result<()> 
         return Err(with_log(Error::msg("criu failed"), &log));
     }
     if !a.leave_running && !a.pre_dump {
-        if let Err(e) = lifecycle::destroy(dir, &state, true) {
+        if let Err(e) = lifecycle::destroy_dumped(dir, &state) {
             crate::logging::warn(&format!("remove checkpointed container: {e}"));
         }
     }

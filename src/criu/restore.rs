@@ -158,6 +158,12 @@ impl Restore<'_> {
             }),
             extra: ns_files.iter().map(|(_, f)| f.as_fd()).collect(),
         };
+        // What the restored process's stdio will be: CRIU's, as given to it now (CRIU
+        // reuses its fds 0-2 once it runs).
+        let stdio = match terminal {
+            true => vec!["/dev/null".to_string(); 3],
+            false => lifecycle::stdio_of(std::process::id() as i32),
+        };
         let swrk = super::start_checked(self.criu, passed)?;
         let criu_pid = swrk.pid();
         // CRIU restores the processes into the cgroup it is in: the new container's.
@@ -231,7 +237,7 @@ impl Restore<'_> {
                     }
                     "post-restore" => {
                         restored_pid = pid;
-                        record_restored(dir, state, pid, criu_pid)?;
+                        record_restored(dir, state, pid, &stdio)?;
                     }
                     "orphan-pts-master" => {
                         let (Some(fd), Some(c)) = (fd, console.as_ref()) else {
@@ -258,7 +264,7 @@ impl Restore<'_> {
         drop(root);
         let pid = match resp.restore {
             Some(r) if restored_pid == 0 => {
-                record_restored(dir, state, r.pid, criu_pid)?;
+                record_restored(dir, state, r.pid, &stdio)?;
                 r.pid
             }
             _ => restored_pid,
@@ -314,13 +320,17 @@ impl Drop for CriuRoot {
 }
 
 /// The restored init is the container's now: its state says so (running: no exec fifo).
-fn record_restored(dir: &ContainerDir, state: &mut State, pid: i32, criu_pid: i32) -> Result<()> {
+fn record_restored(
+    dir: &ContainerDir,
+    state: &mut State,
+    pid: i32,
+    stdio: &[String],
+) -> Result<()> {
     state.pid = pid;
     state.pid_start_time = crate::container::process_start_time(pid).unwrap_or(0);
     state.phase = Phase::Created;
     state.created = crate::timefmt::now_rfc3339(true);
-    // CRIU's stdio is what the restored process got in place of its pipes.
-    state.stdio = lifecycle::stdio_of(criu_pid);
+    state.stdio = stdio.to_vec();
     dir.write_state(state)?;
     match std::fs::remove_file(dir.path.join(super::dump::MARKER)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
