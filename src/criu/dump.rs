@@ -86,6 +86,10 @@ pub fn checkpoint(store: &Store, a: &CheckpointArgs, criu: &Path) -> Result<()> 
     };
     let mut status_fd = status_fd;
     let marker = dir.path.join(MARKER);
+    // Lazy pages: once the page server is up the dump waits for a restore elsewhere to
+    // take the memory, as long as that takes; the container is not held meanwhile (runc
+    // holds no lock either), so that `delete` of a container nobody restores still works.
+    let mut held = Some(dir);
     swrk.call(&req, |script, _, _| {
         match script {
             "post-dump" => {
@@ -97,6 +101,7 @@ pub fn checkpoint(store: &Store, a: &CheckpointArgs, criu: &Path) -> Result<()> 
                 if let Some(fd) = status_fd.take() {
                     let _ = nix::unistd::write(&fd, b"\0");
                 }
+                held = None;
             }
             _ => {}
         }
@@ -107,6 +112,22 @@ pub fn checkpoint(store: &Store, a: &CheckpointArgs, criu: &Path) -> Result<()> 
     if !swrk.finish()? && !a.pre_dump {
         return Err(with_log(Error::msg("criu failed"), &log));
     }
+    let dir = match held {
+        Some(d) => d,
+        None => match store.open(&a.id) {
+            // The same container, not one made under its id since.
+            Ok(d)
+                if d.read_state()
+                    .is_ok_and(|s| s.pid == state.pid && s.created == state.created) =>
+            {
+                d
+            }
+            Ok(_) => return Ok(()),
+            // Deleted while the pages were served: nothing left to remove.
+            Err(Error::NotExist) => return Ok(()),
+            Err(e) => return Err(e),
+        },
+    };
     if !a.leave_running && !a.pre_dump {
         if let Err(e) = lifecycle::destroy_dumped(dir, &state) {
             crate::logging::warn(&format!("remove checkpointed container: {e}"));
