@@ -29,7 +29,7 @@ pub fn restore(store: &Store, a: &RestoreArgs, systemd: bool, criu: &Path) -> Re
     // of ours that ends with us, so nothing stays mounted on the host whatever happens.
     // CRIU (our child) shares it, and so do the image and work dirs it opens through our
     // fds: a mount on a path of another namespace would fail.
-    private_mount_ns()?;
+    private_mount_ns().context(|| "a private mount namespace".into())?;
     let dirs = Dirs::open(&a.criu)?;
     let o = lifecycle::CreateOpts {
         id: &a.id,
@@ -277,9 +277,9 @@ impl Restore<'_> {
     }
 }
 
-fn private_mount_ns() -> Result<()> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .context(|| "unshare the mount namespace".into())?;
+/// A mount namespace of our own whose mounts propagate nowhere.
+fn private_mount_ns() -> std::result::Result<(), nix::errno::Errno> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
     nix::mount::mount(
         None::<&str>,
         "/",
@@ -287,7 +287,6 @@ fn private_mount_ns() -> Result<()> {
         nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .context(|| "make our mounts private".into())
 }
 
 /// The rootfs bound at a mount point of its own (in our private mount namespace), unbound
@@ -384,16 +383,7 @@ fn make_mount_points(plan: &Plan) -> Result<()> {
                 // SAFETY: exits the forked child without running the parent's destructors.
                 unsafe { libc::_exit(1) }
             };
-            let private = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).and_then(|_| {
-                nix::mount::mount(
-                    None::<&str>,
-                    "/",
-                    None::<&str>,
-                    nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-                    None::<&str>,
-                )
-            });
-            if let Err(e) = private {
+            if let Err(e) = private_mount_ns() {
                 fail(format!(
                     "private mount namespace: {}",
                     crate::error::errno_text(e)
