@@ -47,7 +47,14 @@ fi
 last=$(tail -n 1 target/runc-bats/$name.log)
 if ! grep -qE '^[0-9]+ passed, 0 failed' <<<"$last"; then
   echo "runc-suite: a must-pass test failed ($list): $last" >&2
-  grep -h '' "${RUNC_BATS_DIR:-/var/tmp/runc-bats}/results/$name"*.failed >&2 || true
+  results=${RUNC_BATS_DIR:-/var/tmp/runc-bats}/results
+  grep -h '' "$results/$name"*.failed >&2 || true
+  # A killed VM leaves no summary: show each file's TAP, and a file cut short (.raw).
+  for f in "$results/$name"/*.tap "$results/$name"/*.raw; do
+    [ -f "$f" ] && [ "$f" -nt "$results/$name/RUN-INFO" ] || continue
+    echo "--- $f" >&2
+    tail -n 20 "$f" >&2
+  done
   exit 1
 fi
 echo "runc-suite: $list: $last"

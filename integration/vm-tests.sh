@@ -17,9 +17,10 @@ scripts/apt-need.sh criu iptables
 cargo test --locked --no-run --tests -q 2>/dev/null
 # Runs one VM: exit 125 (the VM itself failed) is a skip, with the reason.
 vm() {
-  local name=$1 rc=0
+  local name=$1 rc=0 start=$SECONDS
   shift
   "$VM" "$@" | tee "target/vm-tests-$name.log" || rc=$?
+  echo "vm-tests: $name: exit $rc after $((SECONDS - start))s"
   if [ $rc -eq 125 ]; then
     echo "vm-tests: $name: skipped: the VM could not start (exit 125)"
     return 0

@@ -6,7 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/x86_64-unknown-linux-gnu/release/hull ] || scripts/setup.sh >/dev/null
+# Each phase's wall time, so that a slow or timed-out CI run shows where its time went.
+t0=$SECONDS
+phase() { echo "test.sh: [$((SECONDS - t0))s] $*"; }
+trap 'phase "ended (exit $?)"' EXIT
 
+phase "fmt, clippy, unit and integration tests"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -q -- -D warnings
 cargo test --locked --workspace 2>&1 | tee target/test.log
@@ -16,10 +21,13 @@ grep -q '^test result: ok' target/test.log
 leaks=$(find /sys/fs/cgroup -maxdepth 3 -name '*hull*' 2>/dev/null; grep hull /proc/self/mountinfo || true)
 if [ -n "$leaks" ]; then echo "test: left behind after the tests:" >&2; echo "$leaks" >&2; exit 1; fi
 
+phase "OCI runtime-tools validation"
 integration/validation.sh
 
 # runc's own integration suite: every test of integration/runc-must-pass.txt must pass.
+phase "runc's suite on this host"
 integration/runc-suite.sh
 
 # The integration tests again on a pure cgroup v2 host with systemd's kernel (a VM).
+phase "VM tests"
 integration/vm-tests.sh
