@@ -323,6 +323,187 @@ fn restore_under_a_new_id_into_a_new_cgroup() {
     assert_no_leaks(&hull, &old, b.path());
 }
 
+#[test]
+fn an_established_loopback_tcp_connection_survives_with_tcp_established() {
+    require_criu!();
+    let hull = Hull::default();
+    // A counting server on 127.0.0.1 and a client relaying the container's stdio to it:
+    // an answer after the restore comes over the connection made before the dump.
+    let b = bundle(
+        "nc -l -p 7000 -e /count.sh & \
+         until nc 127.0.0.1 7000 2>/dev/null; do sleep 0.1; done",
+    );
+    let script = b.rootfs().join("count.sh");
+    std::fs::write(&script, format!("#!/bin/sh\n{COUNTER}\n")).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let id = id("crtcp");
+    let _g = common::DeleteOnPanic::new(&hull, &id);
+    let img = Images::new();
+    let mut p = run_with_pipes(&hull, &b, &id);
+    assert_eq!(p.ask("a"), "1 a");
+
+    let r = checkpoint(&hull, &id, &img, &[]);
+    assert_ne!(
+        r.code, 0,
+        "an established connection needs --tcp-established"
+    );
+    assert!(
+        r.stderr.contains("dump.log"),
+        "names CRIU's log: {}",
+        r.stderr
+    );
+    assert_eq!(
+        hull.status(&id),
+        "running",
+        "a failed dump leaves it running"
+    );
+    assert_eq!(p.ask("b"), "2 b");
+
+    let r = checkpoint(&hull, &id, &img, &["--tcp-established"]);
+    assert_checkpointed(&hull, &id, &r);
+    let streams = std::fs::read_dir(img.path("image"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("tcp-stream-")
+        })
+        .count();
+    assert_eq!(streams, 2, "both ends of the connection are in the image");
+
+    let mut q = Pipes::new();
+    let mut args = restore_args(&img, &b, &["--tcp-established"]);
+    args.push(id.clone());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if q.hull(&hull, &args) != 0 {
+        // CRIU 3.17 on Debian's 6.1 kernel restores the sockets before the new network
+        // namespace's loopback ("Can't connect inet socket back: Network is
+        // unreachable"); runc fails the same. Nothing may be left of the failed restore.
+        let log = std::fs::read_to_string(img.path("work/restore.log")).unwrap_or_default();
+        assert!(
+            log.contains("Network is unreachable"),
+            "restore failed: {log}"
+        );
+        assert_no_leaks(&hull, &id, b.path());
+        eprintln!("skipped: the restore of the connection: CRIU cannot reconnect a loopback TCP socket in a new network namespace here");
+        return;
+    }
+    assert_eq!(
+        q.ask("c"),
+        "3 c",
+        "the connection and the server's count came back"
+    );
+    assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+    assert_no_leaks(&hull, &id, b.path());
+}
+
+#[test]
+fn lazy_pages_are_served_to_a_restore_under_a_new_id() {
+    require_criu!();
+    if !criu_has("uffd-noncoop") {
+        eprintln!("skipped: this kernel has no userfaultfd for lazy pages (criu check --feature uffd-noncoop)");
+        return;
+    }
+    let hull = Hull::default();
+    let b = bundle(COUNTER);
+    let old = id("crlazy");
+    let new = id("crlazy2");
+    let _g = common::DeleteOnPanic::new(&hull, &old);
+    let _h = common::DeleteOnPanic::new(&hull, &new);
+    let img = Images::new();
+    let mut p = run_with_pipes(&hull, &b, &old);
+    assert_eq!(p.ask("a"), "1 a");
+
+    // The dump serves the memory from a page server and says so on --status-fd.
+    let port = free_port();
+    let (ready_r, ready_w) = nix::unistd::pipe().unwrap();
+    let (image, work) = (img.path("image"), img.path("work"));
+    let server = format!("127.0.0.1:{port}");
+    let mut dump = hull.cmd();
+    dump.args(["checkpoint", "--lazy-pages", "--page-server", &server])
+        .args([
+            "--status-fd",
+            "3",
+            "--image-path",
+            &image,
+            "--work-path",
+            &work,
+            &old,
+        ]);
+    let ready_fd = ready_w.as_raw_fd();
+    // SAFETY: dup2 only, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut dump, move || {
+            match libc::dup2(ready_fd, 3) {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            }
+        });
+    }
+    let mut dump = dump.stderr(Stdio::piped()).spawn().unwrap();
+    drop(ready_w);
+    let mut ready = std::fs::File::from(ready_r);
+    let mut byte = [1u8; 1];
+    let n = ready.read(&mut byte).unwrap();
+    assert_eq!(
+        (n, byte[0]),
+        (1, 0),
+        "one NUL byte once the page server is up"
+    );
+
+    // CRIU's lazy-pages daemon fetches the pages from it for the restored process.
+    let mut daemon = std::process::Command::new("criu")
+        .args(["lazy-pages", "--page-server", "--address", "127.0.0.1"])
+        .args(["--port", &port.to_string(), "-D", &image, "-W", &work, "-o"])
+        .arg("lazy-pages.log")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The restore connects to the daemon's socket in the work dir.
+    let socket = Path::new(&work).join("lazy-pages.socket");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "criu lazy-pages made no socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut q = restore_with_pipes(&hull, &new, &img, &b, &["--lazy-pages"]);
+    assert_eq!(q.ask("b"), "2 b", "the restored memory, fetched lazily");
+
+    let status = dump.wait().unwrap();
+    let mut err = String::new();
+    dump.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        status.success(),
+        "the dump ends once its pages are taken: {err}"
+    );
+    assert!(daemon.wait().unwrap().success(), "criu lazy-pages");
+    assert_eq!(q.ask("c"), "3 c");
+    let r = hull.run(&["state", &old]);
+    assert!(
+        r.stderr.contains("does not exist"),
+        "the dumped container is gone: {}",
+        r.stderr
+    );
+    assert_no_leaks(&hull, &old, b.path());
+    assert_eq!(hull.run(&["delete", "-f", &new]).code, 0);
+    assert_no_leaks(&hull, &new, b.path());
+}
+
+/// A TCP port on 127.0.0.1 nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The cgroup2 root, or the pids hierarchy on a v1 host.
 fn cgroup_root() -> std::path::PathBuf {
     if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {

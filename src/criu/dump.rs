@@ -70,7 +70,7 @@ pub fn checkpoint(store: &Store, a: &CheckpointArgs, criu: &Path) -> Result<()> 
     }
 
     let log = dirs.log_dir.join(log_file);
-    let swrk = super::start_checked(criu, Passed::default())?;
+    let swrk = super::start_checked(criu, &state.config, Passed::default())?;
     let want = rpc::Features {
         mem_track: a.pre_dump.then_some(true),
         lazy_pages: a.criu.lazy_pages.then_some(true),

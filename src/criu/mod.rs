@@ -19,7 +19,24 @@ use std::path::{Path, PathBuf};
 
 /// The oldest CRIU we drive: 3.0 has every RPC field we send but the lazy-pages and
 /// pre-dump ones, which are checked as features.
-pub const MIN_VERSION: u32 = 30000;
+const MIN_VERSION: u32 = 30000;
+
+/// The oldest CRIU for a container that joined a network namespace (3.11) or a pid
+/// namespace (3.15): CRIU keeps such a namespace external only from these on.
+fn min_version(spec: &oci_spec::runtime::Spec) -> u32 {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone());
+    namespaces
+        .iter()
+        .flatten()
+        .filter(|ns| ns.path().is_some())
+        .map(|ns| match ns.typ() {
+            T::Network => 31100,
+            T::Pid => 31500,
+            _ => MIN_VERSION,
+        })
+        .fold(MIN_VERSION, u32::max)
+}
 
 /// A running `criu swrk`.
 pub struct Swrk {
@@ -377,16 +394,16 @@ fn with_log(e: Error, log: &Path) -> Error {
     }
 }
 
-/// Starts CRIU and checks that it is new enough: every container has a pid namespace,
-/// and CRIU handles an external one only from 3.15 (runc's bound too).
-fn start_checked(criu: &Path, passed: Passed<'_>) -> Result<Swrk> {
+/// Starts CRIU and checks that it is new enough for the container (runc's bounds).
+fn start_checked(criu: &Path, spec: &oci_spec::runtime::Spec, passed: Passed<'_>) -> Result<Swrk> {
     let swrk = Swrk::start(criu, passed)?;
     let v = swrk
         .version()
         .map_err(|e| Error::msg(format!("CRIU version check failed: {e}")))?;
-    if v < MIN_VERSION {
+    let min = min_version(spec);
+    if v < min {
         return Err(Error::msg(format!(
-            "CRIU version {v} must be {MIN_VERSION} or higher"
+            "CRIU version {v} must be {min} or higher"
         )));
     }
     Ok(swrk)
@@ -516,5 +533,36 @@ fn require_features(swrk: &Swrk, want: rpc::Features) -> Result<()> {
             "criu is missing features: [{}]",
             missing.join(" ")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(namespaces: serde_json::Value) -> oci_spec::runtime::Spec {
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "linux": {"namespaces": namespaces}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn joined_net_and_pid_namespaces_need_newer_criu() {
+        let own = spec_with(serde_json::json!([{"type": "pid"}, {"type": "network"}]));
+        assert_eq!(min_version(&own), 30000);
+        let net = spec_with(serde_json::json!([
+            {"type": "pid"},
+            {"type": "network", "path": "/proc/1/ns/net"},
+            {"type": "uts", "path": "/proc/1/ns/uts"}
+        ]));
+        assert_eq!(min_version(&net), 31100);
+        let both = spec_with(serde_json::json!([
+            {"type": "network", "path": "/proc/1/ns/net"},
+            {"type": "pid", "path": "/proc/1/ns/pid"}
+        ]));
+        assert_eq!(min_version(&both), 31500);
     }
 }

@@ -164,7 +164,7 @@ impl Restore<'_> {
             true => vec!["/dev/null".to_string(); 3],
             false => lifecycle::stdio_of(std::process::id() as i32),
         };
-        let swrk = super::start_checked(self.criu, passed)?;
+        let swrk = super::start_checked(self.criu, self.spec, passed)?;
         let criu_pid = swrk.pid();
         // CRIU restores the processes into the cgroup it is in: the new container's.
         if state.cgroup.made_with_init() {
