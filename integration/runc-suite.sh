@@ -33,10 +33,10 @@ prepare() {
   fi
 }
 
-# Fails unless the run's log ends in "N passed, 0 failed", showing what failed.
+# Fails unless the run's count line says "N passed, 0 failed", showing what failed.
 check() {
   local name=$1 list=$2 last results=$WORK/results f
-  last=$(tail -n 1 "target/runc-bats/$name.log" 2>/dev/null || true)
+  last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "target/runc-bats/$name.log" 2>/dev/null | tail -n 1 || true)
   if ! grep -qE '^[0-9]+ passed, 0 failed' <<<"$last"; then
     echo "runc-suite: a must-pass test failed ($list): $last" >&2
     grep -h '' "$results/$name"*.failed >&2 || true
