@@ -154,12 +154,17 @@ fn restore_args<'a>(img: &'a Images, b: &'a Bundle, extra: &[&'a str]) -> Vec<St
     args
 }
 
-fn restore_with_pipes(hull: &Hull, id: &str, img: &Images, b: &Bundle, extra: &[&str]) -> Pipes {
+/// `restore -d` on new pipes: its exit code, and the pipes.
+fn try_restore(hull: &Hull, id: &str, img: &Images, b: &Bundle, extra: &[&str]) -> (i32, Pipes) {
     let mut pipes = Pipes::new();
     let mut args = restore_args(img, b, extra);
     args.push(id.to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let code = pipes.hull(hull, &args);
+    (pipes.hull(hull, &args), pipes)
+}
+
+fn restore_with_pipes(hull: &Hull, id: &str, img: &Images, b: &Bundle, extra: &[&str]) -> Pipes {
+    let (code, pipes) = try_restore(hull, id, img, b, extra);
     if code != 0 {
         let log = std::fs::read_to_string(img.path("work/restore.log")).unwrap_or_default();
         let errors: Vec<&str> = log.lines().filter(|l| l.contains("Error")).collect();
@@ -373,11 +378,8 @@ fn an_established_loopback_tcp_connection_survives_with_tcp_established() {
         .count();
     assert_eq!(streams, 2, "both ends of the connection are in the image");
 
-    let mut q = Pipes::new();
-    let mut args = restore_args(&img, &b, &["--tcp-established"]);
-    args.push(id.clone());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    if q.hull(&hull, &args) != 0 {
+    let (code, mut q) = try_restore(&hull, &id, &img, &b, &["--tcp-established"]);
+    if code != 0 {
         // CRIU 3.17 on Debian's 6.1 kernel restores the sockets before the new network
         // namespace's loopback ("Can't connect inet socket back: Network is
         // unreachable"); runc fails the same. Nothing may be left of the failed restore.
@@ -685,11 +687,8 @@ fn failures_say_why_in_one_line_and_leave_nothing() {
     let r = checkpoint(&hull, &id, &img, &[]);
     assert_checkpointed(&hull, &id, &r);
     std::fs::write(img.path("image/pstree.img"), b"damaged").unwrap();
-    let mut q = Pipes::new();
-    let mut args = restore_args(&img, &b, &[]);
-    args.push(id.clone());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_eq!(q.hull(&hull, &args), 1);
+    let (code, mut q) = try_restore(&hull, &id, &img, &b, &[]);
+    assert_eq!(code, 1);
     let mut err = String::new();
     q.from.read_line(&mut err).unwrap();
     assert!(err.contains("work/restore.log"), "names CRIU's log: {err}");
