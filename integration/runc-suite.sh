@@ -5,7 +5,8 @@
 # `runc-suite.sh --all` runs the whole suite instead and only reports (to grow the list).
 # integration/runc-must-pass-v2.txt is for the pure cgroup v2 VM of ../shared/tools/vm-run.sh:
 # `--vm` boots one for it; integration/vm-tests.sh runs it in the VM of its own tests
-# instead (one boot less): `--prepare` here, `--guest` in the VM, `--check-v2` here.
+# instead (one boot less): `--prepare` here, `--guest v2` in the VM, `--check v2` here;
+# likewise `--guest selinux` in its SELinux VM (integration/runc-must-pass-selinux.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=../shared/tools/runc-bats
@@ -14,10 +15,23 @@ if [ ! -f "$TOOLS/run-bats.sh" ]; then
   exit 0
 fi
 WORK=${RUNC_BATS_DIR:-/var/tmp/runc-bats}
-V2_NAME=hull-must-pass-v2 V2_LIST=integration/runc-must-pass-v2.txt
+# A VM's list (v2, selinux): its run's name and the file of its tests.
+vm_name() { echo "hull-must-pass-$1"; }
+vm_list() { echo "integration/runc-must-pass-$1.txt"; }
 # The emulated guest is slow (the longest file, events.bats, takes ~190 s), hence the
 # longer per-file timeout; short enough that a file that hangs leaves the others time.
-V2_RUN=(bash "$TOOLS/run-bats.sh" -t 600 -n $V2_NAME --only $V2_LIST target/runc-bats/runc)
+vm_run() {
+  bash "$TOOLS/run-bats.sh" -t 600 -n "$(vm_name "$1")" --only "$(vm_list "$1")" target/runc-bats/runc
+}
+vm_kind() {
+  case "${1:-}" in
+  v2 | selinux) ;;
+  *)
+    echo "runc-suite: which VM list: v2 or selinux" >&2
+    exit 2
+    ;;
+  esac
+}
 
 # hull as `runc`, and the suite's helpers, images and packages (seconds once done).
 prepare() {
@@ -57,11 +71,13 @@ case "${1:-}" in
   ;;
 --guest)
   # In a VM whose / is this host's (read-only) and that shares $WORK and the repo.
-  rm -f target/runc-bats/$V2_NAME.log
-  "${V2_RUN[@]}" 2>&1 | tee target/runc-bats/$V2_NAME.log
+  vm_kind "${2:-}"
+  rm -f "target/runc-bats/$(vm_name "$2").log"
+  vm_run "$2" 2>&1 | tee "target/runc-bats/$(vm_name "$2").log"
   ;;
---check-v2)
-  check $V2_NAME $V2_LIST
+--check)
+  vm_kind "${2:-}"
+  check "$(vm_name "$2")" "$(vm_list "$2")"
   ;;
 --all)
   prepare
@@ -70,13 +86,13 @@ case "${1:-}" in
 --vm)
   prepare
   rc=0
-  ../shared/tools/vm-run.sh -t 2400 -w "$WORK" -w "$PWD/target/runc-bats" -- "${V2_RUN[@]}" |
-    tee target/runc-bats/$V2_NAME.log || rc=$?
+  ../shared/tools/vm-run.sh -t 2400 -w "$WORK" -w "$PWD" -C "$PWD" -- \
+    bash integration/runc-suite.sh --guest v2 || rc=$?
   if [ $rc -eq 125 ]; then
     echo "runc-suite: skipped: the VM could not start (exit 125)"
     exit 0
   fi
-  check $V2_NAME $V2_LIST
+  check "$(vm_name v2)" "$(vm_list v2)"
   ;;
 "")
   prepare
@@ -85,7 +101,7 @@ case "${1:-}" in
   check hull-must-pass integration/runc-must-pass.txt
   ;;
 *)
-  echo "usage: runc-suite.sh [--all | --vm | --prepare | --guest | --check-v2]" >&2
+  echo "usage: runc-suite.sh [--all | --vm | --prepare | --guest v2|selinux | --check v2|selinux]" >&2
   exit 2
   ;;
 esac

@@ -125,21 +125,19 @@ fn mount_destinations_that_are_symlinks_stay_in_the_rootfs() {
     assert_no_leaks(&hull, &id, b.path());
 }
 
-/// A rootfs whose /dev/null and /dev/pts are symlinks to host paths (the image is the
-/// attacker's). A runtime that opens the container's /dev/null to mask paths
-/// (CVE-2025-31133) binds the host file in place of /proc/kcore. hull masks from the
-/// host's own /dev/null, resolves mount destinations in the rootfs, and writes /proc
-/// through a private procfs. A symlinked /proc (CVE-2019-16884: sysctls and labels
-/// written to a fake file) is refused outright, as runc refuses it.
+/// A rootfs whose /dev/null is a symlink to a host path (the image is the attacker's). A
+/// runtime that opens the container's /dev/null to mask paths (CVE-2025-31133) binds the
+/// host file in place of /proc/kcore. hull masks from the host's own /dev/null and writes
+/// /proc through a private procfs. A kernel filesystem whose destination is a symlink
+/// (CVE-2019-16884: a fake /proc takes sysctls and labels, and the real one escapes the
+/// masks) is refused outright, as runc refuses /proc and /sys: hull also /dev/pts,
+/// /dev/mqueue and cgroup mounts.
 #[test]
-fn a_rootfs_with_symlinked_dev_null_pts_and_proc_never_reaches_the_host() {
+fn a_rootfs_with_symlinked_dev_null_or_kernel_mounts_never_reaches_the_host() {
     require_root!();
     let host = tempfile::tempdir().unwrap();
     let canary = host.path().join("canary");
     std::fs::write(&canary, "canary").unwrap();
-    let (pts, proc) = (host.path().join("pts"), host.path().join("proc"));
-    std::fs::create_dir(&pts).unwrap();
-    std::fs::create_dir(&proc).unwrap();
     let hull = Hull::default();
     let mut b = Bundle::with_own_rootfs(&[
         "sh",
@@ -149,7 +147,6 @@ fn a_rootfs_with_symlinked_dev_null_pts_and_proc_never_reaches_the_host() {
     ]);
     let dev = b.rootfs().join("dev");
     std::os::unix::fs::symlink(&canary, dev.join("null")).unwrap();
-    std::os::unix::fs::symlink(&pts, dev.join("pts")).unwrap();
     b.edit(|c| {
         // No tmpfs on /dev: the image's /dev is what hull works in.
         let mounts = c["mounts"].as_array_mut().unwrap();
@@ -159,13 +156,6 @@ fn a_rootfs_with_symlinked_dev_null_pts_and_proc_never_reaches_the_host() {
     let id = id("devlink");
     let r = hull.run_container(&b, &id);
     assert_eq!(std::fs::read_to_string(&canary).unwrap(), "canary");
-    for dir in [&pts, &proc] {
-        assert_eq!(
-            std::fs::read_dir(dir).unwrap().count(),
-            0,
-            "host dir written"
-        );
-    }
     assert!(
         !r.stdout.contains("canary"),
         "a host file was masked in: {}",
@@ -178,24 +168,45 @@ fn a_rootfs_with_symlinked_dev_null_pts_and_proc_never_reaches_the_host() {
     assert_eq!(lines.last().unwrap().trim(), "/bin/busybox");
     assert_no_leaks(&hull, &id, b.path());
 
-    std::fs::remove_dir(b.rootfs().join("proc")).unwrap();
-    std::os::unix::fs::symlink(&proc, b.rootfs().join("proc")).unwrap();
-    let id2 = common::id("proclink");
-    let r = hull.run_container(&b, &id2);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains(
-            "error mounting \"proc\" to rootfs at \"/proc\": filesystem \"proc\" must be mounted on ordinary directory"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(
-        std::fs::read_dir(&proc).unwrap().count(),
-        0,
-        "host dir written"
-    );
-    assert_no_leaks(&hull, &id2, b.path());
+    // Each kernel filesystem on a symlink to a host directory: refused in runc's words.
+    b.edit(|c| {
+        c["linux"]["sysctl"] = json!({});
+        c["mounts"].as_array_mut().unwrap().push(json!(
+            {"destination": "/cg", "type": "cgroup", "source": "cgroup", "options": ["ro"]}));
+    });
+    for (dest, fstype, source) in [
+        ("proc", "proc", "proc"),
+        ("sys", "sysfs", "sysfs"),
+        ("dev/pts", "devpts", "devpts"),
+        ("dev/mqueue", "mqueue", "mqueue"),
+        ("cg", "cgroup", "cgroup"),
+    ] {
+        let target = host.path().join(dest.replace('/', "-"));
+        std::fs::create_dir(&target).unwrap();
+        let at = b.rootfs().join(dest);
+        if at.is_dir() {
+            std::fs::remove_dir(&at).unwrap();
+        }
+        std::os::unix::fs::symlink(&target, &at).unwrap();
+        let id = common::id("kernlink");
+        let r = hull.run_container(&b, &id);
+        assert_eq!(r.code, 1, "{dest}: {}", r.stderr);
+        let expected = format!(
+            "error mounting \"{source}\" to rootfs at \"/{dest}\": filesystem \"{fstype}\" \
+             must be mounted on ordinary directory"
+        );
+        assert!(r.stderr.contains(&expected), "{dest}: {}", r.stderr);
+        assert_eq!(
+            std::fs::read_dir(&target).unwrap().count(),
+            0,
+            "host dir written"
+        );
+        assert_no_leaks(&hull, &id, b.path());
+        std::fs::remove_file(&at).unwrap();
+        std::fs::create_dir(&at).unwrap();
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(host.path().to_str().unwrap()));
 }
 
 /// Sysctls outside every namespace the container has (or a key that walks out of its
@@ -369,4 +380,71 @@ fn capabilities_never_exceed_the_spec() {
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
     assert_no_leaks(&hull, &id, b.path());
+}
+
+/// Keys: whatever the caller keeps in its session keyring (credentials a login or a
+/// daemon put there) would be the container's to read if it inherited that keyring. hull
+/// gives the init and every exec the container's own session keyring, `_ses.<id>`, as
+/// runc does, with or without a user namespace; `--no-new-keyring` keeps the caller's.
+#[test]
+fn the_container_has_a_session_keyring_of_its_own() {
+    require_root!();
+    let helper = match common::helper("session_keyring") {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let ours = std::process::Command::new(&helper).output().unwrap();
+    let ours = String::from_utf8_lossy(&ours.stdout).into_owned();
+    assert!(!ours.starts_with("_ses."), "{ours}");
+    let hull = Hull::default();
+    let mut b = Bundle::with_own_rootfs(&["/keyring"]);
+    std::fs::copy(&helper, b.rootfs().join("keyring")).unwrap();
+    for userns in [false, true] {
+        if userns {
+            b.edit(|c| common::with_user_ns(c, 100000));
+        }
+        for (flags, own) in [(&[][..], true), (&["--no-new-keyring"][..], false)] {
+            let what = format!("user namespace {userns}, {flags:?}");
+            let id = id("keyring");
+            let expected = match own {
+                true => format!("_ses.{id} -\n"),
+                false => ours.clone(),
+            };
+            let bundle = b.path().to_str().unwrap().to_string();
+            let bundle = bundle.as_str();
+            let mut args = vec!["run", "--bundle", bundle];
+            args.extend_from_slice(flags);
+            args.push(&id);
+            let r = hull.run(&args);
+            assert_eq!(
+                (r.code, r.stdout.as_str()),
+                (0, expected.as_str()),
+                "{what}: {}",
+                r.stderr
+            );
+            assert_no_leaks(&hull, &id, b.path());
+
+            // An exec joins the init's keyring by name (or keeps the caller's likewise).
+            b.edit(|c| c["process"]["args"] = json!(["sleep", "1000"]));
+            let _g = common::DeleteOnPanic::new(&hull, &id);
+            let mut args = vec!["run", "-d", "--bundle", bundle];
+            args.extend_from_slice(flags);
+            args.push(&id);
+            let r = hull.run_detached(&args);
+            assert_eq!(r.code, 0, "{what}: {}", r.stderr);
+            let r = hull.run(&["exec", &id, "/keyring"]);
+            assert_eq!(
+                (r.code, r.stdout.as_str()),
+                (0, expected.as_str()),
+                "{what}, exec: {}",
+                r.stderr
+            );
+            assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
+            assert_no_leaks(&hull, &id, b.path());
+            b.edit(|c| c["process"]["args"] = json!(["/keyring"]));
+        }
+    }
 }

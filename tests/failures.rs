@@ -197,6 +197,11 @@ fn a_security_label_the_host_cannot_apply_is_refused() {
             &b,
             "selinux label is specified in config, but selinux is disabled",
         );
+        // A mount label goes to the kernel as `context=` whatever the host runs (runc
+        // does so): without SELinux the /dev tmpfs refuses it.
+        let mut b = Bundle::new(&["true"]);
+        b.edit(|c| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"));
+        fails_cleanly(&hull, &b, "mount tmpfs on /dev: invalid argument");
     }
 }
 

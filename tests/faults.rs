@@ -71,7 +71,7 @@ fn sweep(steps: u32, span: Duration, mut trial: impl FnMut(Duration) -> bool) ->
 /// cgroup v2 side is what is new, not the sweep.
 fn steps() -> u32 {
     match std::env::var_os("HULL_TEST_QUICK") {
-        Some(_) => 8,
+        Some(_) => 3,
         None => 60,
     }
 }

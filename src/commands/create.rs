@@ -11,6 +11,7 @@ pub fn opts(a: &CreateArgs, wait_for_start: bool, detach: bool, systemd: bool) -
         console_socket: a.console_socket.as_deref(),
         pidfd_socket: a.pidfd_socket.as_deref(),
         no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         wait_for_start,
         detach,

@@ -12,7 +12,7 @@ use super::{lifecycle, Status, Store};
 use crate::cli::ExecArgs;
 use crate::error::{Context, Error, Result};
 use crate::foreground::Foreground;
-use crate::launch::plan::{ExecPlan, ProcessPlan};
+use crate::launch::plan::{ExecPlan, ProcessPlan, SessionKeyring};
 use crate::terminal::{self, ConsoleTarget};
 
 /// What a process.json leaves out comes from the container's process, as in runc:
@@ -191,8 +191,15 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     let root = open_dir(&format!("/proc/{}/root", state.pid), OFlag::O_RDONLY)?;
     let passwd = crate::rootfs::resolve::read_in_root(root.as_raw_fd(), "/etc/passwd", 4 << 20);
     let (join, join_pid) = namespaces_to_join(state.pid)?;
+    let mut process = ProcessPlan::build(&spec, passwd.as_deref())?;
+    if !state.no_new_keyring {
+        process.session_keyring = Some(SessionKeyring {
+            name: SessionKeyring::name_for(&state.id)?,
+            add_perm: None,
+        });
+    }
     let plan = ExecPlan {
-        process: ProcessPlan::build(&spec, passwd.as_deref())?,
+        process,
         seccomp: crate::launch::plan::SeccompPlan::build(&spec)?,
         join,
         join_pid,

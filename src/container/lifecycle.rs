@@ -23,6 +23,8 @@ pub struct CreateOpts<'a> {
     pub console_socket: Option<&'a Path>,
     pub pidfd_socket: Option<&'a Path>,
     pub no_pivot: bool,
+    /// `--no-new-keyring`: the caller's session keyring is inherited.
+    pub no_new_keyring: bool,
     pub preserve_fds: u32,
     /// `create`: the init waits on the exec fifo for `start`. `run`: it goes straight on.
     pub wait_for_start: bool,
@@ -270,6 +272,7 @@ pub fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
         rootfs: &rootfs,
         cgroup: cgroup.clone(),
         no_pivot: o.no_pivot,
+        keyring_id: (!o.no_new_keyring).then_some(o.id),
         passwd,
     })?;
     let namespaces = linux.namespaces().clone().unwrap_or_default();
@@ -297,6 +300,7 @@ pub fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
         }),
         config: Box::new(spec.clone()),
         stdio: Vec::new(),
+        no_new_keyring: o.no_new_keyring,
     };
     Ok((spec, plan, state))
 }

@@ -57,6 +57,9 @@ pub struct State {
     /// checkpoint records them, so that a restore can put new pipes in their place.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stdio: Vec<String>,
+    /// Made with `--no-new-keyring`: its `exec` processes keep the caller's keyring too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_keyring: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -287,6 +287,7 @@ mod tests {
             pid_file: None,
             config: Box::default(),
             stdio: Vec::new(),
+            no_new_keyring: false,
         }
     }
 

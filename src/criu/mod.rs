@@ -486,6 +486,7 @@ fn plan_of(state: &crate::container::State) -> Result<Plan> {
         rootfs: &state.rootfs,
         cgroup: state.cgroup.clone(),
         no_pivot: false,
+        keyring_id: None,
         passwd: None,
     })
 }

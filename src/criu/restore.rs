@@ -38,6 +38,7 @@ pub fn restore(store: &Store, a: &RestoreArgs, systemd: bool, criu: &Path) -> Re
         console_socket: a.console_socket.as_deref(),
         pidfd_socket: None,
         no_pivot: a.no_pivot,
+        no_new_keyring: false,
         preserve_fds: 0,
         wait_for_start: false,
         detach: a.detach,

@@ -249,6 +249,7 @@ pub fn config(text: &[u8], passwd: Option<&str>) -> Result<(), TestCaseError> {
             rootfs: &rootfs,
             cgroup,
             no_pivot: false,
+            keyring_id: Some("hull-fuzz"),
             passwd: passwd.map(str::to_string),
         }),
     )?
@@ -314,6 +315,7 @@ fn bases_are_valid() {
             rootfs: &f.bundle.join("rootfs"),
             cgroup: hull_cgroups::plan(&f.layout, "/hull-fuzz").unwrap(),
             no_pivot: false,
+            keyring_id: Some("hull-fuzz"),
             passwd: None,
         })
         .unwrap_or_else(|e| panic!("base {i}: {e}"));

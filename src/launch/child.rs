@@ -465,6 +465,7 @@ fn prepare_process(
     preserve_fds: u32,
     chan: &Channel,
 ) -> StepResult<CString> {
+    join_session_keyring(p)?;
     for (res, soft, hard) in &p.rlimits {
         let lim = libc::rlimit {
             rlim_cur: *soft,
@@ -647,6 +648,76 @@ fn apply_lsm(p: &ProcessPlan) -> StepResult<()> {
             .step(|| format!("set SELinux label {label}"))?;
     }
     Ok(())
+}
+
+/// The container's own session keyring (see `SessionKeyring`), created with the
+/// process's SELinux label when it has one, as runc does.
+fn join_session_keyring(p: &ProcessPlan) -> StepResult<()> {
+    let Some(ring) = &p.session_keyring else {
+        return Ok(());
+    };
+    let labelled = match &p.selinux_label {
+        Some(label) => {
+            let proc = PrivateProc::open().step(|| "open a private procfs".into())?;
+            proc.write("thread-self/attr/keycreate", label)
+                .step(|| format!("set the keyring label {label}"))?;
+            Some(proc)
+        }
+        None => None,
+    };
+    // SAFETY: keyctl with a valid C string.
+    let joined = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_JOIN_SESSION_KEYRING,
+            ring.name.as_ptr(),
+        )
+    });
+    let result = match joined {
+        // No keyrings in this kernel: the caller's cannot be reached either.
+        Err(Errno::ENOSYS) => {
+            crate::logging::warn("KeyctlJoinSessionKeyring: function not implemented");
+            Ok(())
+        }
+        Err(e) => Err(e).step(|| "unable to join session keyring".into()),
+        Ok(serial) => match ring.add_perm {
+            Some(bits) => add_key_perm(serial as i32, bits)
+                .step(|| "unable to mod keyring permissions".into()),
+            None => Ok(()),
+        },
+    };
+    if let Some(proc) = labelled {
+        // A newline resets the label for keys made later (by the container's own code).
+        let _ = proc.write("thread-self/attr/keycreate", "\n");
+    }
+    result
+}
+
+/// ORs `bits` into a key's permissions (KEYCTL_DESCRIBE gives "type;uid;gid;perm;desc",
+/// the permissions in hex).
+fn add_key_perm(serial: i32, bits: u32) -> Result<(), Errno> {
+    let mut buf = [0u8; 512];
+    // SAFETY: keyctl writes at most buf.len() bytes into buf.
+    let n = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    })? as usize;
+    let text = String::from_utf8_lossy(&buf[..n.min(buf.len())]);
+    let perm = text
+        .split(';')
+        .nth(3)
+        .and_then(|p| u32::from_str_radix(p, 16).ok())
+        .ok_or(Errno::EINVAL)?;
+    // SAFETY: plain keyctl.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_keyctl, libc::KEYCTL_SETPERM, serial, perm | bits)
+    })
+    .map(|_| ())
 }
 
 fn drop_bounding(keep: &CapsHashSet) -> StepResult<()> {

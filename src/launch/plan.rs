@@ -16,6 +16,10 @@ use oci_spec::runtime::{
 use crate::error::{quote, shown, Context, Error, Result};
 use crate::rootfs::options::{self, MountOptions};
 
+/// Key permission bits (linux/keyctl.h's KEY_USR_SEARCH, KEY_OTH_SEARCH).
+const KEY_USR_SEARCH: u32 = 0x0008_0000;
+const KEY_OTH_SEARCH: u32 = 0x0000_0008;
+
 #[derive(Debug, Clone)]
 pub enum MountKind {
     /// Bind a host path (absolute, resolved against the bundle).
@@ -104,9 +108,29 @@ pub struct ProcessPlan {
     pub attrs: super::sched::Attrs,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
+    /// Set by the caller: `Plan::build` for the init, `exec` for its processes.
+    pub session_keyring: Option<SessionKeyring>,
     /// `process.terminal`: the child makes a pty and sends its master out.
     pub terminal: bool,
     pub console_size: Option<crate::terminal::Size>,
+}
+
+/// The container's own session keyring (runc's `_ses.<id>`), joined before execve so that
+/// no key of the caller's session is within the container's reach. `--no-new-keyring`:
+/// none, the caller's is inherited.
+#[derive(Debug, Clone)]
+pub struct SessionKeyring {
+    pub name: CString,
+    /// Permission bits the init adds to the new keyring so that `exec` processes (same
+    /// uid) can search it, and join it by name: "other" in a user namespace, else "user".
+    /// None for `exec`, which joins the keyring as the init left it.
+    pub add_perm: Option<u32>,
+}
+
+impl SessionKeyring {
+    pub fn name_for(id: &str) -> Result<CString> {
+        cstring(&format!("_ses.{id}"), "the session keyring's name")
+    }
 }
 
 /// The container's seccomp filter, compiled, and where a NOTIFY listener goes.
@@ -202,6 +226,11 @@ pub struct Plan {
     pub in_user_ns: bool,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    /// `linux.mountLabel`: the SELinux `context=` of the filesystems hull mounts (tmpfs,
+    /// devpts, the masks' tmpfs ...), as runc gives it, whether or not SELinux is on.
+    pub mount_label: Option<String>,
+    /// The mount label also goes on /dev/mqueue as an xattr: only where SELinux is on.
+    pub label_mqueue: bool,
     pub root_propagation: MsFlags,
     pub root_propagation_set: bool,
     pub readonly_root: bool,
@@ -327,6 +356,7 @@ impl ProcessPlan {
             attrs: super::sched::build(spec)?,
             apparmor_profile: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
             selinux_label: process.selinux_label().clone().filter(|p| !p.is_empty()),
+            session_keyring: None,
             terminal: process.terminal().unwrap_or(false),
             console_size: process
                 .console_size()
@@ -516,6 +546,8 @@ pub struct PlanInput<'a> {
     pub rootfs: &'a Path,
     pub cgroup: hull_cgroups::CgroupPaths,
     pub no_pivot: bool,
+    /// The container's id, for its session keyring; None with `--no-new-keyring`.
+    pub keyring_id: Option<&'a str>,
     /// The rootfs's /etc/passwd, for HOME.
     pub passwd: Option<String>,
 }
@@ -744,7 +776,18 @@ impl Plan {
             check_sysctl(key, &has_ns)?;
         }
 
-        let process_plan = ProcessPlan::build(spec, input.passwd.as_deref())?;
+        let mount_label = linux.mount_label().clone().filter(|l| !l.is_empty());
+        let mut process_plan = ProcessPlan::build(spec, input.passwd.as_deref())?;
+        if let Some(id) = input.keyring_id {
+            process_plan.session_keyring = Some(SessionKeyring {
+                name: SessionKeyring::name_for(id)?,
+                add_perm: Some(if user_ns {
+                    KEY_OTH_SEARCH
+                } else {
+                    KEY_USR_SEARCH
+                }),
+            });
+        }
 
         let seccomp = SeccompPlan::build(spec)?;
 
@@ -768,6 +811,8 @@ impl Plan {
             in_user_ns: user_ns,
             masked_paths: first_of_each_path(linux.masked_paths().as_deref().unwrap_or_default()),
             readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+            label_mqueue: mount_label.is_some() && crate::lsm::selinux_enabled(),
+            mount_label,
             root_propagation,
             root_propagation_set,
             readonly_root: spec
@@ -825,6 +870,7 @@ mod tests {
             rootfs: Path::new("/bundle/rootfs"),
             cgroup: Default::default(),
             no_pivot: false,
+            keyring_id: Some("c1"),
             passwd: Some("u:x:1000:1000::/home/u:/bin/sh\n".into()),
         })
     }

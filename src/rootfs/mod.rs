@@ -382,23 +382,13 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan, opened: Option<&OwnedFd>) 
             }
         }
         MountKind::Fs { fstype, source } => {
-            if fstype == "proc" || fstype == "sysfs" {
-                // As runc: never through a symlink (a rootfs's /proc -> /x would put the
-                // real procfs where masks and read-only paths do not reach).
-                match open_in_root(root, &m.dest, libc::O_PATH | libc::O_NOFOLLOW) {
-                    Ok(fd) if !is_dir(&fd) => {
-                        return Err(Errno::ENOTDIR).step(|| {
-                            format!(
-                                "error mounting {source:?} to rootfs at {:?}: filesystem \
-                                 {fstype:?} must be mounted on ordinary directory",
-                                m.dest
-                            )
-                        })
-                    }
-                    Ok(_) | Err(Errno::ENOENT) => {}
-                    Err(e) => return Err(e).step(what),
-                }
-            }
+            let kernel_fs = matches!(fstype.as_str(), "proc" | "sysfs" | "devpts" | "mqueue");
+            // Checked before anything is created for it (a mount on a symlink is no
+            // mount of ours to undo).
+            let special = match kernel_fs {
+                true => Some(kernel_fs_target(root, &m.dest, fstype, source)?),
+                false => None,
+            };
             // A tmpfs over an existing directory takes its mode (runc does so); the
             // options' own mode= comes later and wins.
             let mut data = m.opts.data.join(",");
@@ -412,7 +402,13 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan, opened: Option<&OwnedFd>) 
                     };
                 }
             }
-            let target = ensure_in_root(root, &m.dest, Create::Dir).step(what)?;
+            if !matches!(fstype.as_str(), "proc" | "sysfs" | "mqueue") {
+                data = with_mount_label(data, plan.mount_label.as_deref());
+            }
+            let target = match special {
+                Some(fd) => fd,
+                None => ensure_in_root(root, &m.dest, Create::Dir).step(what)?,
+            };
             // The image's directory, kept open under the tmpfs about to cover it.
             let copy_from = match m.opts.tmpcopyup {
                 true => Some(
@@ -473,6 +469,12 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan, opened: Option<&OwnedFd>) 
                 }
                 r => r.step(|| format!("mount {fstype} on {}", m.dest))?,
             }
+            if fstype == "mqueue" && plan.label_mqueue {
+                if let Some(label) = &plan.mount_label {
+                    let t = open_in_root(root, &m.dest, libc::O_PATH).step(what)?;
+                    set_selinux_label(&t, label).step(|| format!("label {} {label}", m.dest))?;
+                }
+            }
         }
         MountKind::Cgroup => mount_cgroup(plan, root, m)?,
     }
@@ -488,6 +490,58 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan, opened: Option<&OwnedFd>) 
         }
     }
     Ok(())
+}
+
+/// Where a kernel filesystem (proc, sysfs, devpts, mqueue, cgroup) is mounted: an ordinary
+/// directory, made if missing, never a symlink. A rootfs's `/proc -> /x` would put the real
+/// procfs where masks and read-only paths do not reach (runc refuses proc and sysfs so;
+/// hull all of them). Checked on the fd the mount then goes through: the path cannot be
+/// swapped in between.
+fn kernel_fs_target(root: RawFd, dest: &str, fstype: &str, source: &str) -> StepResult<OwnedFd> {
+    let what = || format!("mount {fstype} on {dest}");
+    let open = || open_in_root(root, dest, libc::O_PATH | libc::O_NOFOLLOW);
+    let fd = match open() {
+        Err(Errno::ENOENT) => {
+            ensure_in_root(root, dest, Create::Dir).step(what)?;
+            open().step(what)?
+        }
+        r => r.step(what)?,
+    };
+    if !is_dir(&fd) {
+        return Err(Errno::ENOTDIR).step(|| {
+            format!(
+                "error mounting {source:?} to rootfs at {dest:?}: filesystem {fstype:?} must \
+                 be mounted on ordinary directory"
+            )
+        });
+    }
+    Ok(fd)
+}
+
+/// `data` with the SELinux `context=` of `label`, quoted as runc quotes it (a label has
+/// commas: `s0:c1,c2`).
+fn with_mount_label(data: String, label: Option<&str>) -> String {
+    match (label, data.is_empty()) {
+        (None, _) => data,
+        (Some(l), true) => format!("context=\"{l}\""),
+        (Some(l), false) => format!("{data},context=\"{l}\""),
+    }
+}
+
+/// The SELinux label of the file `fd` (O_PATH) names.
+fn set_selinux_label(fd: &OwnedFd, label: &str) -> Result<(), Errno> {
+    let path = fd_path(fd);
+    // SAFETY: valid C strings and buffer.
+    Errno::result(unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"security.selinux".as_ptr(),
+            label.as_ptr().cast(),
+            label.len(),
+            0,
+        )
+    })
+    .map(|_| ())
 }
 
 /// Attaches a detached mount tree at `target`.
@@ -524,7 +578,10 @@ fn mount_cgroup(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
                host: Option<&std::path::Path>,
                try_fs: bool|
      -> StepResult<()> {
-        let target = ensure_in_root(root, dest, Create::Dir).step(what)?;
+        let target = match dest == m.dest {
+            true => kernel_fs_target(root, dest, "cgroup", "cgroup")?,
+            false => ensure_in_root(root, dest, Create::Dir).step(what)?,
+        };
         if try_fs || host.is_none() {
             match mount(
                 Some(fstype),
@@ -559,7 +616,7 @@ fn mount_cgroup(plan: &Plan, root: RawFd, m: &MountPlan) -> StepResult<()> {
         };
         return one(&m.dest, "cgroup2", "", host, true);
     }
-    let target = ensure_in_root(root, &m.dest, Create::Dir).step(what)?;
+    let target = kernel_fs_target(root, &m.dest, "cgroup", "cgroup")?;
     let tmpfs_flags = flags & !MsFlags::MS_RDONLY;
     mount(
         Some("tmpfs"),
@@ -748,7 +805,7 @@ pub fn mask_and_protect(plan: &Plan, root: RawFd, devnull: &OwnedFd) -> StepResu
                     fd_path(&fd).as_c_str(),
                     Some("tmpfs"),
                     MsFlags::MS_RDONLY,
-                    Some("size=0"),
+                    Some(with_mount_label("size=0".into(), plan.mount_label.as_deref()).as_str()),
                 ),
             }
             .step(what)?;

@@ -111,6 +111,33 @@ pub fn make_rootfs(dir: &Path) {
     std::fs::write(dir.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
 }
 
+/// tests/helpers/NAME.c built static (runs in a busybox rootfs), once per test binary; None
+/// with the reason when there is no C compiler.
+pub fn helper(name: &str) -> Result<PathBuf, String> {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, p)) = built.iter().find(|(n, _)| n == name) {
+        return Ok(p.clone());
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/helpers/{name}.c"));
+    let out = std::env::temp_dir().join(format!("hull-helper-{}-{name}", std::process::id()));
+    let cc = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .map_err(|e| format!("no C compiler for {}: {e}", src.display()))?;
+    if !cc.status.success() {
+        return Err(format!(
+            "cc {}: {}",
+            src.display(),
+            String::from_utf8_lossy(&cc.stderr)
+        ));
+    }
+    built.push((name.to_string(), out.clone()));
+    Ok(out)
+}
+
 /// A bundle: a temp dir with config.json whose root.path is the shared rootfs.
 pub struct Bundle {
     pub dir: tempfile::TempDir,
