@@ -13,10 +13,14 @@ use std::process::Command;
 use common::{assert_no_leaks, id, Bundle, Hull};
 use serde_json::json;
 
-/// What the tests write and read inside: the profile lets everything but writes to
-/// /tmp/denied*.
-const PROBE: &str = "cat /proc/self/attr/current; echo; touch /tmp/ok && echo ok-written; \
-                     touch /tmp/denied 2>/dev/null || echo denied-refused";
+/// The process's label, without the newline (AppArmor) or NUL (SELinux) it ends in.
+const LABEL: &str = "tr -d '\\n\\000' < /proc/self/attr/current; echo";
+
+/// What the AppArmor test writes and reads inside: the profile lets everything but
+/// writes to /tmp/denied*.
+fn probe() -> String {
+    format!("{LABEL}; touch /tmp/ok && echo ok-written; touch /tmp/denied 2>/dev/null || echo denied-refused")
+}
 
 fn apparmor_unavailable() -> Option<String> {
     let enabled = Path::new("/sys/kernel/security/apparmor").exists()
@@ -69,7 +73,7 @@ fn an_apparmor_profile_confines_the_init_and_exec() {
     let profile = "hull-test-nowrite";
     load_profile(profile);
     let hull = Hull::default();
-    let mut b = Bundle::with_own_rootfs(&["sh", "-c", PROBE]);
+    let mut b = Bundle::with_own_rootfs(&["sh", "-c", &probe()]);
     b.edit(|c| c["process"]["apparmorProfile"] = json!(profile));
     let id = id("aa");
     let r = hull.run_container(&b, &id);
@@ -86,7 +90,7 @@ fn an_apparmor_profile_confines_the_init_and_exec() {
     let id = common::id("aa-exec");
     let _g = common::DeleteOnPanic::new(&hull, &id);
     hull.run_d(&b, &id);
-    let r = hull.run(&["exec", &id, "sh", "-c", PROBE]);
+    let r = hull.run(&["exec", &id, "sh", "-c", &probe()]);
     assert_eq!(
         (r.code, r.stdout.as_str()),
         (0, confined_output(profile).as_str()),
@@ -104,7 +108,7 @@ fn an_apparmor_profile_confines_the_init_and_exec() {
     let pid = hull.state(&id)["pid"].as_i64().unwrap();
     let init = std::fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
     assert_eq!(init.trim(), "unconfined");
-    let r = hull.run(&["exec", "--apparmor", profile, &id, "sh", "-c", PROBE]);
+    let r = hull.run(&["exec", "--apparmor", profile, &id, "sh", "-c", &probe()]);
     assert_eq!(
         (r.code, r.stdout.as_str()),
         (0, confined_output(profile).as_str()),
@@ -190,8 +194,8 @@ fn selinux_labels_reach_the_process_its_keyring_and_its_mounts() {
         }
     };
     let hull = Hull::default();
-    let mut b =
-        Bundle::with_own_rootfs(&["sh", "-c", "cat /proc/self/attr/current; echo; /keyring"]);
+    let script = format!("{LABEL}; /keyring");
+    let mut b = Bundle::with_own_rootfs(&["sh", "-c", &script]);
     std::fs::copy(&helper, b.rootfs().join("keyring")).unwrap();
     b.edit(|c| {
         c["process"]["selinuxLabel"] = json!(PROCESS_LABEL);
@@ -204,9 +208,8 @@ fn selinux_labels_reach_the_process_its_keyring_and_its_mounts() {
     let id = id("se");
     let r = hull.run_container(&b, &id);
     let label = PROCESS_LABEL;
-    // attr/current ends in a NUL.
     assert_eq!(
-        (r.code, r.stdout.replace('\0', "").as_str()),
+        (r.code, r.stdout.as_str()),
         (0, format!("{label}\n_ses.{id} {label}\n").as_str()),
         "{}",
         r.stderr

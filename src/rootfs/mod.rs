@@ -957,3 +957,23 @@ pub fn ensure_cwd(root: RawFd, cwd: &str) -> StepResult<()> {
         .map(drop)
         .step(|| format!("create cwd {cwd}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::with_mount_label;
+
+    /// What goes to mount(2): runc's `context="LABEL"`, quoted (a label has commas).
+    #[test]
+    fn the_mount_label_is_a_quoted_context_option() {
+        let l = Some("system_u:object_r:container_file_t:s0:c1,c2");
+        assert_eq!(
+            with_mount_label("mode=755,size=65536k".into(), l),
+            "mode=755,size=65536k,context=\"system_u:object_r:container_file_t:s0:c1,c2\""
+        );
+        assert_eq!(
+            with_mount_label(String::new(), l),
+            "context=\"system_u:object_r:container_file_t:s0:c1,c2\""
+        );
+        assert_eq!(with_mount_label("size=0".into(), None), "size=0");
+    }
+}
