@@ -16,7 +16,8 @@ pub const DEFAULT_ROOT: &str = "/run/hull";
         containers from OCI bundles (a config.json and a root filesystem)."
 )]
 pub struct Cli {
-    /// Root directory for the state of containers [default: /run/hull]
+    /// Root directory for the state of containers [default: /run/hull, or
+    /// $XDG_RUNTIME_DIR/hull for rootless containers]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Write log messages to FILE (default: stderr)
@@ -41,9 +42,28 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How the container's cgroup is made: by systemd (`--systemd-cgroup`) or in cgroupfs;
+/// `rootless`: hierarchies the caller may not write to are left out (see `--rootless`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CgroupDriver {
+    pub systemd: bool,
+    pub rootless: bool,
+}
+
 impl Cli {
+    pub fn cgroup_driver(&self) -> crate::error::Result<CgroupDriver> {
+        Ok(CgroupDriver {
+            systemd: self.systemd_cgroup,
+            rootless: crate::rootless::rootless_cgroups(&self.rootless, self.systemd_cgroup)?,
+        })
+    }
+
+    /// `--root`, else `$XDG_RUNTIME_DIR/hull` for a rootless caller, else /run/hull.
     pub fn root_dir(&self) -> PathBuf {
-        self.root.clone().unwrap_or_else(|| DEFAULT_ROOT.into())
+        self.root
+            .clone()
+            .or_else(crate::rootless::xdg_state_root)
+            .unwrap_or_else(|| DEFAULT_ROOT.into())
     }
 }
 

@@ -16,6 +16,7 @@ mod lsm;
 mod namespaces;
 mod proc;
 mod rootfs;
+mod rootless;
 mod signal;
 mod spec;
 mod terminal;
@@ -27,12 +28,19 @@ use container::Store;
 use error::Result;
 
 fn dispatch(cli: &Cli) -> Result<i32> {
-    let store = Store::new(&cli.root_dir())?;
+    if !matches!(cli.command, Command::Spec(_) | Command::Features) {
+        rootless::check_state_root(cli.root.is_some())?;
+    }
+    let root = cli.root_dir();
+    if cli.root.is_none() && rootless::xdg_state_root().is_some() {
+        rootless::make_xdg_root(&root)?;
+    }
+    let store = Store::new(&root)?;
     match &cli.command {
         Command::Spec(a) => commands::spec::run(a),
-        Command::Create(a) => commands::create::run(&store, a, cli.systemd_cgroup),
+        Command::Create(a) => commands::create::run(&store, a, cli.cgroup_driver()?),
         Command::Start(a) => commands::start::run(&store, &a.id),
-        Command::Run(a) => commands::run::run(&store, a, cli.systemd_cgroup),
+        Command::Run(a) => commands::run::run(&store, a, cli.cgroup_driver()?),
         Command::State(a) => commands::state::run(&store, &a.id),
         Command::List(a) => commands::list::run(&store, a, cli.root.is_some()),
         Command::Kill(a) => commands::kill::run(&store, a),
@@ -46,7 +54,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Features => commands::features::run(),
         Command::Checkpoint(a) => criu::dump::checkpoint(&store, a, &cli.criu_path()).map(|_| 0),
         Command::Restore(a) => {
-            criu::restore::restore(&store, a, cli.systemd_cgroup, &cli.criu_path())
+            criu::restore::restore(&store, a, cli.cgroup_driver()?, &cli.criu_path())
         }
     }
 }

@@ -71,7 +71,26 @@ pub unsafe fn clone_into_cgroup(flags: CloneFlags, cgroup: RawFd) -> Result<(i32
     }
 }
 
-pub fn write_id_maps(pid: i32, uid_map: &str, gid_map: &str) -> Result<(), (String, Errno)> {
+/// Writes the id maps of `pid`'s user namespace. `deny_setgroups`: an unprivileged
+/// writer (rootless) may map only its own gid, and only once setgroups is denied.
+pub fn write_id_maps(
+    pid: i32,
+    uid_map: &str,
+    gid_map: &str,
+    deny_setgroups: bool,
+) -> Result<(), (String, Errno)> {
+    if deny_setgroups {
+        let path = format!("/proc/{pid}/setgroups");
+        match std::fs::write(&path, "deny") {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err((
+                    format!("write {path} (\"deny\")"),
+                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                ))
+            }
+            _ => {}
+        }
+    }
     for (file, map) in [("uid_map", uid_map), ("gid_map", gid_map)] {
         let path = format!("/proc/{pid}/{file}");
         std::fs::write(&path, map).map_err(|e| {

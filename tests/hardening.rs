@@ -186,16 +186,7 @@ impl ExeAttack {
         };
         let b = a.bundle.path().to_str().unwrap().to_string();
         assert!(a.hull(&["run", "-d", "--bundle", &b, &a.id]).success());
-        let attacker = format!(
-            "for i in $(seq 500); do \
-               p=$(grep -l '^/proc/self/exe' /proc/[0-9]*/cmdline 2>/dev/null | head -1); \
-               [ -n \"$p\" ] && break; sleep 0.02; done; \
-             d=${{p%/cmdline}}; \
-             exec 3<$d/exe || {{ echo NOOPEN > /tmp/result; exit; }}; \
-             {drain}; \
-             while [ -e $d ]; do sleep 0.02; done; sleep 0.3; \
-             if printf pwned 1<>/proc/self/fd/3; then echo WROTE; else echo REFUSED; fi > /tmp/result"
-        );
+        let attacker = common::exe_attacker_script(drain);
         assert!(a.hull(&["exec", &a.id, "mkfifo", "/tmp/f"]).success());
         assert!(a
             .hull(&["exec", "-d", &a.id, "sh", "-c", &attacker])

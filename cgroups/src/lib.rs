@@ -100,6 +100,9 @@ pub struct CgroupPaths {
     /// it; hull starts and stops the unit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<systemd::Unit>,
+    /// Hierarchies a rootless container goes without ([`leave_out_unwritable`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
 }
 
 impl CgroupPaths {
@@ -266,6 +269,53 @@ pub fn plan(layout: &Layout, cgroups_path: &str) -> Result<CgroupPaths> {
         paths.owned.extend(missing.into_iter().rev());
     }
     Ok(paths)
+}
+
+/// Leaves out of `paths` every hierarchy where the caller may not make the container's
+/// directory (its nearest existing ancestor is not writable for our effective ids): what
+/// a rootless container does without, as runc's rootless cgroupfs manager does. Returns
+/// the hierarchies left out (`unified` for cgroup2).
+pub fn leave_out_unwritable(paths: &mut CgroupPaths) -> Vec<String> {
+    if paths.systemd.is_some() {
+        return Vec::new();
+    }
+    let writable = |leaf: &Path| {
+        let mut d = leaf;
+        while !d.exists() {
+            match d.parent() {
+                Some(p) => d = p,
+                None => return false,
+            }
+        }
+        let Ok(c) = std::ffi::CString::new(d.as_os_str().as_encoded_bytes()) else {
+            return false;
+        };
+        // SAFETY: a valid C string.
+        unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+    };
+    let mut left = Vec::new();
+    let mut dropped = Vec::new();
+    paths.v1.retain(|(name, dir)| {
+        let keep = writable(dir);
+        if !keep {
+            left.push(name.clone());
+            dropped.push(dir.clone());
+        }
+        keep
+    });
+    if let Some(dir) = paths.unified.take() {
+        if writable(&dir) {
+            paths.unified = Some(dir);
+        } else {
+            left.push("unified".into());
+            dropped.push(dir);
+        }
+    }
+    paths
+        .owned
+        .retain(|o| !dropped.iter().any(|leaf| leaf.starts_with(o)));
+    paths.left_out.extend(left.iter().cloned());
+    left
 }
 
 /// Creates every directory of `paths` (missing parents too); on v2 enables the

@@ -725,6 +725,15 @@ pub fn prepare(paths: &CgroupPaths, r: &LinuxResources) -> Result<Prepared> {
             paths.controller_dir(wr.controller)
         };
         let Some(dir) = dir else {
+            let left_out = |h: &str| paths.left_out.iter().any(|l| l.split(',').any(|c| c == h));
+            if left_out(wr.controller) || (paths.v2 && left_out("unified")) {
+                return Err(invalid(format!(
+                    "cannot set {}: rootless, and the {} cgroup could not be made (no \
+                     permission): a rootless container needs no limits, or a delegated \
+                     cgroup as its cgroupsPath",
+                    wr.file, wr.controller
+                )));
+            }
             return Err(invalid(format!(
                 "cannot set {}: the {} controller is not mounted on this host",
                 wr.file, wr.controller

@@ -1,9 +1,14 @@
-use crate::cli::CreateArgs;
+use crate::cli::{CgroupDriver, CreateArgs};
 use crate::container::lifecycle::{self, CreateOpts};
 use crate::container::Store;
 use crate::error::Result;
 
-pub fn opts(a: &CreateArgs, wait_for_start: bool, detach: bool, systemd: bool) -> CreateOpts<'_> {
+pub fn opts(
+    a: &CreateArgs,
+    wait_for_start: bool,
+    detach: bool,
+    cgroups: CgroupDriver,
+) -> CreateOpts<'_> {
     CreateOpts {
         id: &a.id,
         bundle: &a.bundle,
@@ -15,11 +20,11 @@ pub fn opts(a: &CreateArgs, wait_for_start: bool, detach: bool, systemd: bool) -
         preserve_fds: a.preserve_fds,
         wait_for_start,
         detach,
-        systemd_cgroup: systemd,
+        cgroups,
     }
 }
 
-pub fn run(store: &Store, a: &CreateArgs, systemd: bool) -> Result<i32> {
-    lifecycle::create(store, &opts(a, true, true, systemd))?;
+pub fn run(store: &Store, a: &CreateArgs, cgroups: CgroupDriver) -> Result<i32> {
+    lifecycle::create(store, &opts(a, true, true, cgroups))?;
     Ok(0)
 }

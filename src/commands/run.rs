@@ -6,7 +6,7 @@ use crate::container::{lifecycle, Store};
 use crate::error::Result;
 use crate::foreground::Foreground;
 
-pub fn run(store: &Store, a: &RunArgs, systemd: bool) -> Result<i32> {
+pub fn run(store: &Store, a: &RunArgs, cgroups: crate::cli::CgroupDriver) -> Result<i32> {
     let c = &a.create;
     if !a.detach && !a.no_subreaper {
         // SAFETY: prctl with integer arguments.
@@ -17,7 +17,7 @@ pub fn run(store: &Store, a: &RunArgs, systemd: bool) -> Result<i32> {
     } else {
         Some(Foreground::block()?)
     };
-    let created = lifecycle::create(store, &super::create::opts(c, false, a.detach, systemd))?;
+    let created = lifecycle::create(store, &super::create::opts(c, false, a.detach, cgroups))?;
     if let Err(e) = lifecycle::poststart(&created.state) {
         drop(created.dir);
         let _ = lifecycle::delete(store, &c.id, true);

@@ -44,8 +44,8 @@ pub fn default_spec(rootless: bool) -> serde_json::Value {
         // As runc's: a user namespace mapping the caller, no resources, /sys bound from
         // the host, no cgroup mount, devpts without gid=5.
         let (uid, gid) = (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
         );
         let linux = &mut v["linux"];
         linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);

@@ -203,6 +203,8 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         seccomp: crate::launch::plan::SeccompPlan::build(&spec)?,
         join,
         join_pid,
+        through_userns: join.contains(CloneFlags::CLONE_NEWUSER)
+            && !nix::unistd::geteuid().is_root(),
         chroot: !join.contains(CloneFlags::CLONE_NEWNS),
         cgroup: if a.cgroup.is_empty() {
             state.cgroup.for_exec(state.pid)

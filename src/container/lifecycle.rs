@@ -31,7 +31,7 @@ pub struct CreateOpts<'a> {
     /// hull will not stay with the process (`create`, `run -d`).
     pub detach: bool,
     /// `--systemd-cgroup`: the cgroup is a systemd unit.
-    pub systemd_cgroup: bool,
+    pub cgroups: crate::cli::CgroupDriver,
 }
 
 /// A container just made: its locked dir, state and init pid, and the pty master when
@@ -256,12 +256,26 @@ pub fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
         .cgroups_path()
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
-    let cgroup = match (o.systemd_cgroup, cg_path) {
+    let cgroup = match (o.cgroups.systemd, cg_path) {
         (true, p) => {
             hull_cgroups::plan_systemd(&layout, p.as_deref(), o.id, spec.annotations().as_ref())?
         }
         (false, Some(p)) => hull_cgroups::plan(&layout, &p)?,
-        (false, None) => hull_cgroups::plan(&layout, &format!("/{}", o.id))?,
+        (false, None) => {
+            let mut paths = hull_cgroups::plan(&layout, &format!("/{}", o.id))?;
+            // Rootless, without a cgroupsPath: what the caller may not write to is left
+            // out, as runc does (a cgroupsPath it cannot make stays an error).
+            if o.cgroups.rootless {
+                let left = hull_cgroups::leave_out_unwritable(&mut paths);
+                if !left.is_empty() {
+                    crate::logging::debug(&format!(
+                        "rootless: no cgroup in {} (not writable)",
+                        left.join(", ")
+                    ));
+                }
+            }
+            paths
+        }
     };
     let root_dir =
         std::fs::File::open(&rootfs).context(|| format!("open rootfs {}", rootfs.display()))?;
@@ -378,7 +392,12 @@ fn make(
     } else {
         None
     };
-    let resources = resources_with_devices(spec);
+    let mut resources = resources_with_devices(spec);
+    if o.cgroups.rootless && !nix::unistd::geteuid().is_root() {
+        // Device rules need CAP_SYS_ADMIN (v1) or CAP_BPF (v2), which a rootless caller
+        // lacks; runc leaves them out so. The user namespace keeps mknod out anyway.
+        resources.set_devices(None);
+    }
     let with_init = state.cgroup.made_with_init();
     if !with_init {
         hull_cgroups::create(&state.cgroup)?;
@@ -557,7 +576,15 @@ fn pidfd_signal(fd: &OwnedFd, sig: i32) -> std::result::Result<(), Errno> {
 /// would leave the rest running).
 pub fn signal(state: &State, sig: i32, all: bool) -> Result<()> {
     let was_frozen = hull_cgroups::is_frozen(&state.cgroup);
-    if all || (sig == libc::SIGKILL && state.shared_pid_ns) {
+    let every = all || (sig == libc::SIGKILL && state.shared_pid_ns);
+    if every && state.cgroup.is_empty() {
+        // Rootless without a cgroup of its own: its processes cannot be told apart (runc
+        // warns the same way and signals the init).
+        crate::logging::warn(
+            "the container has no cgroup (rootless, no delegation): only its init is signalled",
+        );
+    }
+    if every && !state.cgroup.is_empty() {
         // Frozen meanwhile, so that no process forks a child past the list.
         let froze = !was_frozen && hull_cgroups::freeze(&state.cgroup, true).is_ok();
         for pid in hull_cgroups::pids(&state.cgroup)? {

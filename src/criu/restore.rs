@@ -16,7 +16,12 @@ use std::path::Path;
 /// The rootfs's mount point for CRIU, in the state dir.
 const CRIU_ROOT: &str = "criu-root";
 
-pub fn restore(store: &Store, a: &RestoreArgs, systemd: bool, criu: &Path) -> Result<i32> {
+pub fn restore(
+    store: &Store,
+    a: &RestoreArgs,
+    cgroups: crate::cli::CgroupDriver,
+    criu: &Path,
+) -> Result<i32> {
     if !a.detach && !a.no_subreaper {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1u64, 0u64, 0u64, 0u64) };
@@ -42,7 +47,7 @@ pub fn restore(store: &Store, a: &RestoreArgs, systemd: bool, criu: &Path) -> Re
         preserve_fds: 0,
         wait_for_start: false,
         detach: a.detach,
-        systemd_cgroup: systemd,
+        cgroups,
     };
     let (spec, plan, mut state) = lifecycle::prepare(&o)?;
     let stdio_names = read_descriptors(&dirs)?;

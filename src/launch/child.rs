@@ -162,6 +162,33 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
     crate::logging::debug("child process in init(): joining the container");
     let plan = ctx.plan;
     let p = &plan.process;
+    if plan.through_userns {
+        // Our cgroups first (the host's files), then every namespace at once (the kernel
+        // takes the user namespace first, which gives us the rights for the others); the
+        // pid namespace applies to the process cloned next, which the runtime adopts.
+        prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
+            .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
+        join_cgroups(ctx.cgroup)?;
+        let mut all = plan.join;
+        if plan.join_pid {
+            all |= CloneFlags::CLONE_NEWPID;
+        }
+        nix::sched::setns(
+            // SAFETY: the pidfd outlives this call.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(ctx.init) },
+            all,
+        )
+        .step(|| format!("join the container's namespaces {all:?}"))?;
+        // SAFETY: single-threaded.
+        let pid = unsafe { namespaces::clone_fork(CloneFlags::CLONE_PARENT) }
+            .step(|| "clone the exec process".into())?;
+        if pid != 0 {
+            let _ = ctx.chan.send(&super::channel::Msg::Init(pid));
+            // SAFETY: leaving without the parent's destructors.
+            unsafe { libc::_exit(0) }
+        }
+    }
+    let joined = plan.through_userns;
     prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
     // A session of its own, as runc makes every container process: CRIU dumps only
     // sessions whose leader is inside the container.
@@ -173,7 +200,9 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
         super::sched::set_affinity(cpus).step(|| "set the initial CPU affinity".into())?;
     }
     super::sched::log_affinity();
-    join_cgroups(ctx.cgroup)?;
+    if !joined {
+        join_cgroups(ctx.cgroup)?;
+    }
     ctx.chan
         .wait_for_proceed()
         .step(|| "wait for the parent".into())?;
@@ -187,12 +216,13 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
         (Some(_), None) => {}
     }
     if let Some(adj) = p.oom_score_adj {
-        // Still the host's /proc: nothing of the container's is joined yet.
+        // The host's /proc, or (joined through the user namespace) the container's, where
+        // we are too.
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
             .step(|| format!("write oom_score_adj {adj}"))?;
     }
-    if !plan.join.is_empty() {
+    if !plan.join.is_empty() && !joined {
         nix::sched::setns(
             // SAFETY: the pidfd outlives this call.
             unsafe { std::os::fd::BorrowedFd::borrow_raw(ctx.init) },
@@ -249,8 +279,12 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     crate::logging::debug("child process in init(): setting up the container");
     let plan = ctx.plan;
     // Until execve this process runs hull's code with the host's view: nobody may ptrace it
-    // or open its /proc files, and it dies with the runtime during setup.
-    prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    // or open its /proc files, and it dies with the runtime during setup. A rootless
+    // parent writes our id maps as their owner: dumpable until then (as runc's nsexec).
+    let maps_by_owner = plan.rootless_euid && plan.uid_map.is_some();
+    if !maps_by_owner {
+        prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    }
     // A session of its own, as runc makes every container process: CRIU dumps only
     // sessions whose leader is inside the container.
     nix::unistd::setsid().step(|| "setsid".into())?;
@@ -269,6 +303,9 @@ fn setup_and_exec(ctx: &ChildContext<'_>) -> StepResult<Never> {
     let mut gate = CgroupGate { ctx, open: false };
     if plan.uid_map.is_some() {
         gate.pass()?;
+        if maps_by_owner {
+            prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
+        }
         // Root of the new user namespace.
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
             .step(|| "setgid 0 in the user namespace".into())?;

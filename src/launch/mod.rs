@@ -285,7 +285,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             hull_cgroups::add_pid_v2(&plan.cgroup, pid)?;
         }
         if let (Some(u), Some(g)) = (&plan.uid_map, &plan.gid_map) {
-            crate::namespaces::write_id_maps(pid, u, g)
+            crate::namespaces::write_id_maps(pid, u, g, plan.rootless_euid)
                 .map_err(|(context, errno)| Error::Sys { context, errno })?;
         }
         parent_chan
@@ -369,7 +369,7 @@ pub struct ExecArgs<'a> {
 pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
     let plan = a.plan;
     let (parent_chan, child_chan) = Channel::pair().context(|| "socketpair".into())?;
-    if plan.join_pid {
+    if plan.join_pid && !plan.through_userns {
         // Only our children enter it: the child is born inside the container's pid ns.
         nix::sched::setns(a.init, CloneFlags::CLONE_NEWPID)
             .context(|| "join the container's pid namespace".into())?;
@@ -400,6 +400,21 @@ pub fn spawn_exec(a: ExecArgs<'_>) -> Result<i32> {
     }
     drop(child_chan);
     drop(a.root);
+    let (pid, v2_placed) = match plan.through_userns {
+        // The first child joined and cloned the exec process (our child, in its cgroup).
+        true => {
+            let reply = parent_chan.recv();
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            match reply {
+                Ok(Some(Msg::Init(exec_pid))) => (exec_pid, v2_placed),
+                Ok(Some(Msg::Failed { step, errno, .. })) => {
+                    return Err(child_error(&step, errno, false))
+                }
+                _ => return Err(Error::msg("exec setup exited before cloning the process")),
+            }
+        }
+        false => (pid, v2_placed),
+    };
     let result = (|| -> Result<()> {
         if !v2_placed {
             hull_cgroups::add_pid_v2(&plan.cgroup, pid)

@@ -188,6 +188,10 @@ pub struct ExecPlan {
     /// The pid namespace is joined by the parent (it only applies to children).
     pub join: CloneFlags,
     pub join_pid: bool,
+    /// A caller without CAP_SYS_ADMIN (rootless) cannot join the container's pid
+    /// namespace itself: a first child joins every namespace, the user namespace first,
+    /// and clones the exec process as our child (runc's nsexec does the same).
+    pub through_userns: bool,
     /// The container has no mount namespace of its own: chroot into the init's root.
     pub chroot: bool,
     pub cgroup: hull_cgroups::CgroupPaths,
@@ -224,6 +228,11 @@ pub struct Plan {
     /// host's device nodes are bound instead), and host paths are out of the child's reach
     /// (the runtime opens bind sources for it).
     pub in_user_ns: bool,
+    /// Made by a caller that is not root (runc's rootless euid): the id maps are written
+    /// by an unprivileged parent (the child stays dumpable until then, and a one-id gid
+    /// map needs setgroups denied first), and the child opens bind sources itself (its
+    /// root is the caller, with the caller's access).
+    pub rootless_euid: bool,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     /// `linux.mountLabel`: the SELinux `context=` of the filesystems hull mounts (tmpfs,
@@ -777,6 +786,12 @@ impl Plan {
         }
 
         let mount_label = linux.mount_label().clone().filter(|l| !l.is_empty());
+        let rootless_euid = !nix::unistd::geteuid().is_root();
+        if rootless_euid && mounts.iter().any(|m| m.idmap.is_some()) {
+            return Err(Error::msg(
+                "id-mapped mounts are not supported for rootless containers",
+            ));
+        }
         let mut process_plan = ProcessPlan::build(spec, input.passwd.as_deref())?;
         if let Some(id) = input.keyring_id {
             process_plan.session_keyring = Some(SessionKeyring {
@@ -809,6 +824,7 @@ impl Plan {
             dev_readonly,
             devices,
             in_user_ns: user_ns,
+            rootless_euid,
             masked_paths: first_of_each_path(linux.masked_paths().as_deref().unwrap_or_default()),
             readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
             label_mqueue: mount_label.is_some() && crate::lsm::selinux_enabled(),

@@ -241,9 +241,10 @@ pub fn mount_all(
         // In a user namespace the child may not reach a bind's source by path, and an
         // idmapped source must be shifted by the runtime: it opens them inside our mount
         // namespace when their turn comes (so that earlier mounts count, as runc) and
-        // passes the fd.
+        // passes the fd. Rootless, the child's root is the caller: it opens its own.
+        let by_runtime = plan.in_user_ns && !plan.rootless_euid;
         let opened = match &m.kind {
-            MountKind::Bind { .. } if m.idmap.is_some() || plan.in_user_ns => {
+            MountKind::Bind { .. } if m.idmap.is_some() || by_runtime => {
                 wait_for_parent()?;
                 Some(ask_source(i)?)
             }

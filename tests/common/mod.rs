@@ -490,3 +490,21 @@ pub fn sigterm_when_ready(cmd: &mut Command) -> (Option<i32>, String) {
     out.read_to_string(&mut rest).unwrap();
     (status.code(), rest)
 }
+
+/// The CVE-2019-5736 attacker, run inside a container whose /tmp is a tmpfs: it waits for
+/// a process whose command line starts with /proc/self/exe (the runtime, made to run
+/// inside), holds its `/proc/PID/exe` open, runs `drain` (which lets that process
+/// finish), waits for it to exit (so that no running copy makes the file busy) and
+/// reopens the file for writing. Its verdict, WROTE or REFUSED, goes to /tmp/result.
+pub fn exe_attacker_script(drain: &str) -> String {
+    format!(
+        "for i in $(seq 500); do \
+           p=$(grep -l '^/proc/self/exe' /proc/[0-9]*/cmdline 2>/dev/null | head -1); \
+           [ -n \"$p\" ] && break; sleep 0.02; done; \
+         d=${{p%/cmdline}}; \
+         exec 3<$d/exe || {{ echo NOOPEN > /tmp/result; exit; }}; \
+         {drain}; \
+         while [ -e $d ]; do sleep 0.02; done; sleep 0.3; \
+         if printf pwned 1<>/proc/self/fd/3; then echo WROTE; else echo REFUSED; fi > /tmp/result"
+    )
+}
