@@ -71,36 +71,71 @@ pub unsafe fn clone_into_cgroup(flags: CloneFlags, cgroup: RawFd) -> Result<(i32
     }
 }
 
-/// Writes the id maps of `pid`'s user namespace. `deny_setgroups`: an unprivileged
-/// writer (rootless) may map only its own gid, and only once setgroups is denied.
+/// Writes the id maps of `pid`'s user namespace, as `writer` can (see `MapWriter`).
 pub fn write_id_maps(
     pid: i32,
     uid_map: &str,
     gid_map: &str,
-    deny_setgroups: bool,
+    writer: crate::launch::plan::MapWriter,
 ) -> Result<(), (String, Errno)> {
-    if deny_setgroups {
-        let path = format!("/proc/{pid}/setgroups");
-        match std::fs::write(&path, "deny") {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err((
-                    format!("write {path} (\"deny\")"),
-                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                ))
+    use crate::launch::plan::MapWriter;
+    let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    match writer {
+        MapWriter::Helpers => {
+            for (helper, map) in [("newuidmap", uid_map), ("newgidmap", gid_map)] {
+                run_map_helper(helper, pid, map)?;
             }
-            _ => {}
+            return Ok(());
         }
+        MapWriter::OwnIds => {
+            let path = format!("/proc/{pid}/setgroups");
+            match std::fs::write(&path, "deny") {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err((format!("write {path} (\"deny\")"), errno(e)))
+                }
+                _ => {}
+            }
+        }
+        MapWriter::Root => {}
     }
     for (file, map) in [("uid_map", uid_map), ("gid_map", gid_map)] {
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, map).map_err(|e| {
-            (
-                format!("write {path} ({:?})", map.trim()),
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            )
-        })?;
+        std::fs::write(&path, map)
+            .map_err(|e| (format!("write {path} ({:?})", map.trim()), errno(e)))?;
     }
     Ok(())
+}
+
+/// `newuidmap PID ID HOST SIZE...` (or newgidmap): the setuid helper checks the ranges
+/// against /etc/subuid (/etc/subgid) and writes the map.
+fn run_map_helper(helper: &str, pid: i32, map: &str) -> Result<(), (String, Errno)> {
+    let out = std::process::Command::new(helper)
+        .arg(pid.to_string())
+        .args(map.split_whitespace())
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err((
+            format!(
+                "rootless: {helper} is not installed (package uidmap): the id ranges of a \
+                 rootless container's mappings need it"
+            ),
+            Errno::ENOENT,
+        )),
+        Err(e) => Err((
+            format!("run {helper}"),
+            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )),
+        Ok(o) if !o.status.success() => Err((
+            format!(
+                "{helper} {pid} {}: {}",
+                map.split_whitespace().collect::<Vec<_>>().join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Errno::EPERM,
+        )),
+        Ok(_) => Ok(()),
+    }
 }
 
 pub fn open_ns(path: &std::path::Path) -> Result<OwnedFd, Errno> {

@@ -261,27 +261,45 @@ fn without_xdg_runtime_dir_a_user_is_told_where_state_goes() {
     assert_nothing_left(&u, &id, bundle.path());
 }
 
-/// A limit needs a cgroup the user may not make: a clear error naming the file, and
-/// nothing left.
+/// What a user cannot grant is refused in one line, leaving nothing: a limit, which needs
+/// a cgroup the user may not make (the error names the file), and additional groups
+/// (runc's rule).
 #[test]
-fn a_limit_without_a_delegated_cgroup_is_refused_by_name() {
+fn a_limit_or_groups_a_user_cannot_grant_are_refused() {
     require_root!();
     let Some(u) = AsUser::new() else { return };
     let bundle = rootless_bundle(&u, &["true"]);
     let path = bundle.path().join("config.json");
-    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    c["linux"]["resources"] = json!({"pids": {"limit": 10}});
-    std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
-    let id = common::id("rl-limit");
-    let r = u.hull(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("cannot set pids.max: rootless")
-            && r.stderr.trim_end().lines().count() == 1,
-        "{}",
-        r.stderr
-    );
-    assert_nothing_left(&u, &id, bundle.path());
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for (field, value, phrase) in [
+        (
+            "resources",
+            json!({"pids": {"limit": 10}}),
+            "cannot set pids.max: rootless",
+        ),
+        (
+            "additionalGids",
+            json!([5]),
+            "cannot set any additional groups in a rootless container",
+        ),
+    ] {
+        let mut c = original.clone();
+        match field {
+            "resources" => c["linux"]["resources"] = value,
+            _ => c["process"]["user"]["additionalGids"] = value,
+        }
+        std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+        let id = common::id("rl-refused");
+        let r = u.hull(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains(phrase) && r.stderr.trim_end().lines().count() == 1,
+            "{field}: {}",
+            r.stderr
+        );
+        assert_nothing_left(&u, &id, bundle.path());
+    }
 }
 
 /// CVE-2019-5736 as the user, against a hull binary the user owns (and so may write):
@@ -344,5 +362,78 @@ fn a_users_own_hull_binary_cannot_be_overwritten_from_its_container() {
     );
     assert_eq!(verdict, "REFUSED");
     assert_eq!(u.hull(&["delete", "-f", &id]).code, 0);
+    assert_nothing_left(&u, &id, bundle.path());
+}
+
+/// The test user's range in /etc/subuid and /etc/subgid (added once if missing).
+const SUB_START: u32 = 400000;
+
+fn ensure_sub_ranges() {
+    static ONCE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut done = ONCE.lock().unwrap();
+    if *done {
+        return;
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if !text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
+            let line = format!("{USER}:{SUB_START}:65536\n");
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(file)
+                .unwrap();
+            std::io::Write::write_all(&mut f, line.as_bytes()).unwrap();
+        }
+    }
+    *done = true;
+}
+
+/// Ids beyond the user's own come from its /etc/subuid and /etc/subgid ranges, written
+/// by newuidmap/newgidmap (as rootless podman sets them up): a container user of the
+/// range runs, files are chowned to it, setgroups stays allowed.
+#[test]
+fn id_ranges_of_subuid_are_mapped_through_newuidmap() {
+    require_root!();
+    if Command::new("newuidmap").output().is_err() {
+        eprintln!("skipped: newuidmap is not installed (apt-get install uidmap)");
+        return;
+    }
+    let Some(u) = AsUser::new() else { return };
+    ensure_sub_ranges();
+    let script = "cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; \
+                  touch /tmp/x; chown 1000:1000 /tmp/x; stat -c '%u %g' /tmp/x; \
+                  su -s /bin/sh user -c 'id -u'";
+    let bundle = rootless_bundle(&u, &["sh", "-c", script]);
+    let path = bundle.path().join("config.json");
+    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": u.uid, "size": 1},
+                                       {"containerID": 1, "hostID": SUB_START, "size": 65536}]);
+    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": u.gid, "size": 1},
+                                       {"containerID": 1, "hostID": SUB_START, "size": 65536}]);
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+    c["process"]["capabilities"] = json!({
+        "bounding": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"],
+        "effective": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"],
+        "permitted": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"]});
+    c["process"]["noNewPrivileges"] = json!(false);
+    std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+    let id = common::id("rl-range");
+    let r = u.hull(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let words: Vec<&str> = r.stdout.split_whitespace().collect();
+    let (uid, gid, sub) = (u.uid.to_string(), u.gid.to_string(), SUB_START.to_string());
+    assert_eq!(
+        words,
+        [
+            "0", &uid, "1", "1", &sub, "65536", "0", &gid, "1", "1", &sub, "65536", "allow",
+            "1000", "1000", "1000"
+        ],
+        "{}",
+        r.stdout
+    );
     assert_nothing_left(&u, &id, bundle.path());
 }

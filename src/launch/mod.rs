@@ -285,7 +285,7 @@ pub fn spawn(a: LaunchArgs<'_>) -> Result<Launched> {
             hull_cgroups::add_pid_v2(&plan.cgroup, pid)?;
         }
         if let (Some(u), Some(g)) = (&plan.uid_map, &plan.gid_map) {
-            crate::namespaces::write_id_maps(pid, u, g, plan.rootless_euid)
+            crate::namespaces::write_id_maps(pid, u, g, plan.map_writer)
                 .map_err(|(context, errno)| Error::Sys { context, errno })?;
         }
         parent_chan

@@ -115,6 +115,43 @@ pub struct ProcessPlan {
     pub console_size: Option<crate::terminal::Size>,
 }
 
+/// Who writes the id maps of a new user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapWriter {
+    /// The runtime, as root.
+    Root,
+    /// An unprivileged runtime mapping only its own uid and gid: the kernel allows that
+    /// once setgroups is denied.
+    OwnIds,
+    /// Any other map when not root: the setuid helpers newuidmap and newgidmap, within
+    /// the caller's ranges of /etc/subuid and /etc/subgid (as runc, podman).
+    Helpers,
+}
+
+impl MapWriter {
+    fn decide(rootless: bool, uid_map: &str, gid_map: &str) -> MapWriter {
+        // One line, the caller's own id, size 1.
+        let own = |map: &str, id: u32| {
+            let lines: Vec<Vec<&str>> = map
+                .lines()
+                .map(|l| l.split_whitespace().collect())
+                .collect();
+            lines.len() == 1
+                && lines[0].get(1) == Some(&id.to_string().as_str())
+                && lines[0].get(2) == Some(&"1")
+        };
+        match rootless {
+            false => MapWriter::Root,
+            true if own(uid_map, nix::unistd::geteuid().as_raw())
+                && own(gid_map, nix::unistd::getegid().as_raw()) =>
+            {
+                MapWriter::OwnIds
+            }
+            true => MapWriter::Helpers,
+        }
+    }
+}
+
 /// The container's own session keyring (runc's `_ses.<id>`), joined before execve so that
 /// no key of the caller's session is within the container's reach. `--no-new-keyring`:
 /// none, the caller's is inherited.
@@ -233,6 +270,8 @@ pub struct Plan {
     /// map needs setgroups denied first), and the child opens bind sources itself (its
     /// root is the caller, with the caller's access).
     pub rootless_euid: bool,
+    /// Who writes the id maps (with `uid_map`).
+    pub map_writer: MapWriter,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     /// `linux.mountLabel`: the SELinux `context=` of the filesystems hull mounts (tmpfs,
@@ -384,6 +423,13 @@ impl ProcessPlan {
         if plan.selinux_label.is_some() && !crate::lsm::selinux_enabled() {
             return Err(Error::msg(
                 "selinux label is specified in config, but selinux is disabled or not supported",
+            ));
+        }
+        // runc's rule: an unprivileged runtime cannot grant groups (setgroups is denied,
+        // or the groups would not be the ones asked for).
+        if !plan.additional_gids.is_empty() && !nix::unistd::geteuid().is_root() {
+            return Err(Error::msg(
+                "cannot set any additional groups in a rootless container",
             ));
         }
         for (i, (res, soft, hard)) in plan.rlimits.iter().enumerate() {
@@ -805,6 +851,11 @@ impl Plan {
         }
 
         let seccomp = SeccompPlan::build(spec)?;
+        let map_writer = MapWriter::decide(
+            rootless_euid,
+            uid_map.as_deref().unwrap_or_default(),
+            gid_map.as_deref().unwrap_or_default(),
+        );
 
         Ok(Plan {
             rootfs: input.rootfs.to_path_buf(),
@@ -825,6 +876,7 @@ impl Plan {
             devices,
             in_user_ns: user_ns,
             rootless_euid,
+            map_writer,
             masked_paths: first_of_each_path(linux.masked_paths().as_deref().unwrap_or_default()),
             readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
             label_mqueue: mount_label.is_some() && crate::lsm::selinux_enabled(),
