@@ -65,6 +65,10 @@ fn version_prints_name_commit_and_spec() {
         assert!(lines[1].starts_with("commit: "), "{}", r.stdout);
         assert_eq!(lines[2], "spec: 1.2.1");
     }
+    // `features` claims the version `--version` names, no other.
+    let r = output(std::path::Path::new(HULL), &["features"]);
+    let f: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(f["ociVersionMax"], "1.2.1");
 }
 
 #[test]

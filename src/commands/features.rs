@@ -2,7 +2,7 @@
 //! describes it (runc's `features`), for containerd and others to ask before they
 //! generate a config. Every list comes from the code that implements it.
 
-use oci_spec::runtime::{LinuxNamespaceType, MemoryPolicyFlagType, MemoryPolicyModeType, VERSION};
+use oci_spec::runtime::{LinuxNamespaceType, MemoryPolicyFlagType, MemoryPolicyModeType};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -21,7 +21,8 @@ pub fn features() -> Value {
     let seccomp = hull_seccomp::features();
     json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": VERSION,
+        // What hull implements (as `--version` says), not the parsing crate's version.
+        "ociVersionMax": crate::container::OCI_VERSION,
         "hooks": crate::hooks::NAMES,
         "mountOptions": crate::rootfs::options::KNOWN.split_whitespace().collect::<Vec<_>>(),
         "linux": {
