@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/apt-need.sh busybox-static build-essential pkg-config iproute2 util-linux procps uidmap
+scripts/apt-need.sh busybox-static build-essential pkg-config iproute2 util-linux procps uidmap man-db
 command -v cargo >/dev/null || { echo "setup: cargo is required (rustup)" >&2; exit 1; }
 
 cargo build --release --locked

@@ -11,11 +11,12 @@ t0=$SECONDS
 phase() { echo "test.sh: [$((SECONDS - t0))s] $*"; }
 trap 'phase "ended (exit $?)"' EXIT
 
-phase "fmt, clippy, unit and integration tests"
+phase "fmt, clippy, unit and integration tests, man pages and completions"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -q -- -D warnings
 cargo test --locked --workspace 2>&1 | tee target/test.log
 grep -q '^test result: ok' target/test.log
+scripts/gen-docs.sh --check
 
 # Whatever the tests did in parallel, nothing of hull's may remain on the host.
 leaks=$(find /sys/fs/cgroup -maxdepth 3 -name '*hull*' 2>/dev/null; grep hull /proc/self/mountinfo || true)

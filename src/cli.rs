@@ -135,6 +135,16 @@ fn long_with_one_dash(cmd: &clap::Command, args: &[std::ffi::OsString]) -> Vec<s
 /// Parses `args` (argv[0] included) with runc's help layout and `-v`.
 pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
     let name = program_name(args.first().map(|a| a.as_os_str()));
+    let cmd = command(&name);
+    let args = long_with_one_dash(&cmd, args);
+    let matches = cmd.try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// The command line as the binary `name` presents it (also what the man pages and
+/// completions are made from).
+pub fn command(name: &str) -> clap::Command {
+    let name = name.to_string();
     let mut cmd = Cli::command()
         .name(name.clone())
         .bin_name(name.clone())
@@ -156,9 +166,7 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
         let template = help_template(&format!("{name} {sub}"));
         cmd = cmd.mut_subcommand(sub, |c| c.help_template(template));
     }
-    let args = long_with_one_dash(&cmd, args);
-    let matches = cmd.try_get_matches_from(args)?;
-    Cli::from_arg_matches(&matches)
+    cmd
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,6 +4,8 @@ mod cli;
 mod commands;
 mod container;
 mod criu;
+#[cfg(feature = "docs")]
+mod docs;
 mod error;
 mod exe_guard;
 mod foreground;
@@ -79,6 +81,15 @@ fn subcommand(args: &[std::ffi::OsString]) -> Option<&str> {
 fn main() {
     // The exe guard first: the process that re-executes itself does no more than this.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    #[cfg(feature = "docs")]
+    if args.get(1).is_some_and(|a| a == "--generate-docs") {
+        let out = args.get(2).map_or(".".into(), std::path::PathBuf::from);
+        if let Err(e) = docs::generate(&out) {
+            eprintln!("hull: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let guard = match subcommand(&args) {
         Some("create" | "run" | "exec") => exe_guard::reexec_readonly().err(),
         _ => None,

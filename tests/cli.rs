@@ -156,3 +156,126 @@ fn debug_names_the_launch_stages_on_stderr_or_in_the_log() {
     assert_eq!(hull.run(&["delete", "-f", &id]).code, 0);
     common::assert_no_leaks(&hull, &id, b.path());
 }
+
+fn install(args: &[&str]) -> Run {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install.sh");
+    Command::new("bash")
+        .arg(script)
+        .args(args)
+        .env("HULL_BIN", HULL)
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// scripts/install.sh puts what a packaged runtime ships under the prefix: the binary,
+/// that runs; a man page per command, that `man` renders with its synopsis; completions,
+/// with which bash completes commands and their flags.
+#[test]
+fn install_ships_the_binary_man_pages_and_completions() {
+    let prefix = tempfile::tempdir().unwrap();
+    let p = prefix.path();
+    let r = install(&["--prefix", p.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = output(&p.join("sbin/hull"), &["--version"]);
+    assert!(v.stdout.starts_with("hull version "), "{}", v.stdout);
+    for page in ["hull.8", "hull-run.8", "hull-exec.8", "hull-checkpoint.8"] {
+        assert!(p.join("share/man/man8").join(page).is_file(), "{page}");
+    }
+    for file in [
+        "bash-completion/completions/hull",
+        "zsh/site-functions/_hull",
+        "fish/vendor_completions.d/hull.fish",
+    ] {
+        assert!(p.join("share").join(file).is_file(), "{file}");
+    }
+    // man-db is installed by scripts/setup.sh.
+    let o = Command::new("man")
+        .args(["-l", p.join("share/man/man8/hull-run.8").to_str().unwrap()])
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "200")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("hull-run - Create and start a container"),
+        "{text}"
+    );
+    assert!(text.contains("hull run [-b|--bundle]"), "{text}");
+    assert!(text.contains("--console-socket"), "{text}");
+    let completion = p.join("share/bash-completion/completions/hull");
+    let script = format!(
+        "source {}; COMP_WORDS=(hull ru); COMP_CWORD=1; _hull hull ru hull; echo \"${{COMPREPLY[@]}}\"; \
+         COMP_WORDS=(hull run --console-s); COMP_CWORD=2; _hull hull --console-s run; echo \"${{COMPREPLY[@]}}\"",
+        completion.display()
+    );
+    let r = output(std::path::Path::new("bash"), &["-c", &script]);
+    assert_eq!(r.stdout, "run\n--console-socket\n", "{}", r.stderr);
+}
+
+/// The snippets that register the installed binary with containerd (the CRI's runc shim),
+/// dockerd and podman, printed, and added to a config file once (daemon.json merged).
+#[test]
+fn install_registers_hull_with_containerd_docker_and_podman_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = "/opt/hull";
+    let r = install(&["--containerd", "--prefix", prefix]);
+    assert!(
+        r.stdout
+            .contains("runtime_type = \"io.containerd.runc.v2\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("BinaryName = \"/opt/hull/sbin/hull\""),
+        "{}",
+        r.stdout
+    );
+    let r = install(&["--podman", "--prefix", prefix]);
+    assert!(
+        r.stdout.contains("hull = [\"/opt/hull/sbin/hull\"]"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\"hull\"]"),
+        "runtime_supports_json: {}",
+        r.stdout
+    );
+
+    let daemon = dir.path().join("daemon.json");
+    std::fs::write(
+        &daemon,
+        r#"{"debug": true, "runtimes": {"other": {"path": "/x"}}}"#,
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let r = install(&[
+            "--docker",
+            "--prefix",
+            prefix,
+            "--apply",
+            daemon.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&daemon).unwrap()).unwrap();
+    assert_eq!(v["debug"], true);
+    assert_eq!(v["runtimes"]["other"]["path"], "/x");
+    assert_eq!(v["runtimes"]["hull"]["path"], "/opt/hull/sbin/hull");
+
+    let conf = dir.path().join("containers.conf");
+    for _ in 0..2 {
+        let r = install(&[
+            "--podman",
+            "--prefix",
+            prefix,
+            "--apply",
+            conf.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert_eq!(text.matches("[engine.runtimes]").count(), 1, "{text}");
+}
