@@ -166,6 +166,9 @@ fn exec_into(ctx: &ExecChildContext<'_>) -> StepResult<Never> {
         // Our cgroups first (the host's files), then every namespace at once (the kernel
         // takes the user namespace first, which gives us the rights for the others); the
         // pid namespace applies to the process cloned next, which the runtime adopts.
+        // Not dumpable first: the clone is born visible in the container's pid namespace,
+        // and must never be open to a ptrace from there.
+        prctl(libc::PR_SET_DUMPABLE, 0).step(|| "prctl(PR_SET_DUMPABLE)".into())?;
         prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64)
             .step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
         join_cgroups(ctx.cgroup)?;
