@@ -225,6 +225,16 @@ fn a_user_runs_a_container_with_its_state_in_xdg_runtime_dir() {
         "exec: {}",
         r.stderr
     );
+    // No cgroup of its own (nothing is delegated here): nothing to freeze, said as runc.
+    let r = u.hull(&["pause", &id]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("cannot toggle freezer: cgroups not configured for container"),
+        "{}",
+        r.stderr
+    );
+    state("running");
     let r = u.hull(&["kill", &id, "KILL"]);
     assert_eq!(r.code, 0, "kill: {}", r.stderr);
     for _ in 0..100 {

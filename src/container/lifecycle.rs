@@ -624,6 +624,12 @@ pub fn pause(store: &Store, id: &str, frozen: bool) -> Result<()> {
         }
         _ => return Err(Error::NotRunning),
     }
+    if state.cgroup.is_empty() {
+        // Rootless without delegation: no freezer to use (runc's words).
+        return Err(Error::msg(
+            "cannot toggle freezer: cgroups not configured for container",
+        ));
+    }
     hull_cgroups::freeze(&state.cgroup, frozen)?;
     Ok(())
 }
