@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Run, HULL};
+use common::{Bundle, Run, HULL};
 use serde_json::json;
 
 const USER: &str = "hull-rootless";
@@ -97,7 +97,7 @@ fn chown(path: &Path, uid: u32, gid: u32) {
 }
 
 /// A bundle the user owns, from its own `spec --rootless`, over a busybox rootfs.
-fn rootless_bundle(u: &AsUser, args: &[&str]) -> tempfile::TempDir {
+fn rootless_bundle(u: &AsUser, args: &[&str]) -> Bundle {
     let dir = tempfile::Builder::new()
         .prefix("hull-rl-bundle-")
         .tempdir()
@@ -111,12 +111,22 @@ fn rootless_bundle(u: &AsUser, args: &[&str]) -> tempfile::TempDir {
     ]);
     assert_eq!(r.code, 0, "spec --rootless: {}", r.stderr);
     common::make_rootfs(&dir.path().join("rootfs"));
-    let path = dir.path().join("config.json");
-    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    c["process"]["terminal"] = json!(false);
-    c["process"]["args"] = json!(args);
-    std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
-    dir
+    let config =
+        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    let mut b = Bundle { dir, config };
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(false);
+        c["process"]["args"] = json!(args);
+    });
+    b
+}
+
+/// A tmpfs at /tmp: room to write in a rootfs the user does not own.
+fn with_tmp_tmpfs(c: &mut serde_json::Value) {
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
 }
 
 /// Nothing of container `id` remains: no state dir, no cgroup, no process, no mount.
@@ -156,8 +166,9 @@ fn a_user_runs_a_container_with_its_state_in_xdg_runtime_dir() {
     require_root!();
     let Some(u) = AsUser::new() else { return };
     let script = "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups";
-    let bundle = rootless_bundle(&u, &["sh", "-c", script]);
-    let b = bundle.path().to_str().unwrap();
+    let mut bundle = rootless_bundle(&u, &["sh", "-c", script]);
+    let b = bundle.path().to_str().unwrap().to_string();
+    let b = b.as_str();
     let id = common::id("rl");
     let r = u.hull(&["run", "--bundle", b, &id]);
     assert_eq!(r.code, 0, "run: {}", r.stderr);
@@ -173,14 +184,7 @@ fn a_user_runs_a_container_with_its_state_in_xdg_runtime_dir() {
     assert_eq!((root.uid(), root.mode() & 0o7777), (u.uid, 0o1700));
     assert_nothing_left(&u, &id, bundle.path());
 
-    let mut c: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundle.path().join("config.json")).unwrap()).unwrap();
-    c["process"]["args"] = json!(["sleep", "1000"]);
-    std::fs::write(
-        bundle.path().join("config.json"),
-        serde_json::to_vec(&c).unwrap(),
-    )
-    .unwrap();
+    bundle.edit(|c| c["process"]["args"] = json!(["sleep", "1000"]));
     let id = common::id("rl-life");
     // create's init keeps the output open: files, not pipes.
     let out = tempfile::NamedTempFile::new().unwrap();
@@ -278,10 +282,8 @@ fn without_xdg_runtime_dir_a_user_is_told_where_state_goes() {
 fn a_limit_or_groups_a_user_cannot_grant_are_refused() {
     require_root!();
     let Some(u) = AsUser::new() else { return };
-    let bundle = rootless_bundle(&u, &["true"]);
-    let path = bundle.path().join("config.json");
-    let original: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut bundle = rootless_bundle(&u, &["true"]);
+    let original = bundle.config.clone();
     for (field, value, phrase) in [
         (
             "resources",
@@ -294,12 +296,13 @@ fn a_limit_or_groups_a_user_cannot_grant_are_refused() {
             "cannot set any additional groups in a rootless container",
         ),
     ] {
-        let mut c = original.clone();
-        match field {
-            "resources" => c["linux"]["resources"] = value,
-            _ => c["process"]["user"]["additionalGids"] = value,
-        }
-        std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+        bundle.edit(|c| {
+            *c = original.clone();
+            match field {
+                "resources" => c["linux"]["resources"] = value,
+                _ => c["process"]["user"]["additionalGids"] = value,
+            }
+        });
         let id = common::id("rl-refused");
         let r = u.hull(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
         assert_eq!(r.code, 1, "{}", r.stderr);
@@ -330,14 +333,8 @@ fn a_users_own_hull_binary_cannot_be_overwritten_from_its_container() {
     std::fs::copy(HULL, &copy).unwrap();
     chown(&copy, u.uid, u.gid);
     let original = std::fs::read(&copy).unwrap();
-    let bundle = rootless_bundle(&u, &["sleep", "1000"]);
-    let path = bundle.path().join("config.json");
-    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    c["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
-    std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+    let mut bundle = rootless_bundle(&u, &["sleep", "1000"]);
+    bundle.edit(with_tmp_tmpfs);
     let id = common::id("rl-exe");
     let with_copy = |args: &[&str]| -> std::process::ExitStatus {
         let mut cmd = Command::new(&copy);
@@ -414,23 +411,19 @@ fn id_ranges_of_subuid_are_mapped_through_newuidmap() {
     let script = "cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; \
                   touch /tmp/x; chown 1000:1000 /tmp/x; stat -c '%u %g' /tmp/x; \
                   su -s /bin/sh user -c 'id -u'";
-    let bundle = rootless_bundle(&u, &["sh", "-c", script]);
-    let path = bundle.path().join("config.json");
-    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": u.uid, "size": 1},
+    let mut bundle = rootless_bundle(&u, &["sh", "-c", script]);
+    bundle.edit(|c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": u.uid, "size": 1},
                                        {"containerID": 1, "hostID": SUB_START, "size": 65536}]);
-    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": u.gid, "size": 1},
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": u.gid, "size": 1},
                                        {"containerID": 1, "hostID": SUB_START, "size": 65536}]);
-    c["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
-    c["process"]["capabilities"] = json!({
+        with_tmp_tmpfs(c);
+        c["process"]["capabilities"] = json!({
         "bounding": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"],
         "effective": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"],
         "permitted": ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"]});
-    c["process"]["noNewPrivileges"] = json!(false);
-    std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+        c["process"]["noNewPrivileges"] = json!(false);
+    });
     let id = common::id("rl-range");
     let r = u.hull(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
     assert_eq!(r.code, 0, "{}", r.stderr);
