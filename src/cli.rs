@@ -57,14 +57,6 @@ impl Cli {
             rootless: crate::rootless::rootless_cgroups(&self.rootless, self.systemd_cgroup)?,
         })
     }
-
-    /// `--root`, else `$XDG_RUNTIME_DIR/hull` for a rootless caller, else /run/hull.
-    pub fn root_dir(&self) -> PathBuf {
-        self.root
-            .clone()
-            .or_else(crate::rootless::xdg_state_root)
-            .unwrap_or_else(|| DEFAULT_ROOT.into())
-    }
 }
 
 /// runc's help layout (urfave/cli): a `NAME:` line, then `<program> - <about>` (or

@@ -30,14 +30,8 @@ use container::Store;
 use error::Result;
 
 fn dispatch(cli: &Cli) -> Result<i32> {
-    if !matches!(cli.command, Command::Spec(_) | Command::Features) {
-        rootless::check_state_root(cli.root.is_some())?;
-    }
-    let root = cli.root_dir();
-    if cli.root.is_none() && rootless::xdg_state_root().is_some() {
-        rootless::make_xdg_root(&root)?;
-    }
-    let store = Store::new(&root)?;
+    let keeps_state = !matches!(cli.command, Command::Spec(_) | Command::Features);
+    let store = Store::new(&rootless::state_root(cli.root.as_deref(), keeps_state)?)?;
     match &cli.command {
         Command::Spec(a) => commands::spec::run(a),
         Command::Create(a) => commands::create::run(&store, a, cli.cgroup_driver()?),

@@ -1,7 +1,7 @@
 //! Running without root, as runc's rootless mode: where the state lives, and whether the
 //! container may do without the cgroups its caller cannot make.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
 
@@ -14,28 +14,37 @@ pub fn in_user_ns() -> bool {
 
 /// The default state root when `$XDG_RUNTIME_DIR` is to be honoured (runc's rule: set,
 /// and the caller is not root, or is root of a user namespace and not `USER=root`).
-pub fn xdg_state_root() -> Option<PathBuf> {
+fn xdg_state_root() -> Option<PathBuf> {
     let dir = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())?;
     let honour = !nix::unistd::geteuid().is_root()
         || (in_user_ns() && std::env::var("USER").map_or(true, |u| u != "root"));
     honour.then(|| PathBuf::from(dir).join("hull"))
 }
 
-/// Not root, no `--root`, no XDG_RUNTIME_DIR: there is no state root of the caller's
-/// (/run/hull is root's), said before anything is tried.
-pub fn check_state_root(root_given: bool) -> Result<()> {
-    if root_given || nix::unistd::geteuid().is_root() || xdg_state_root().is_some() {
-        return Ok(());
+/// The state root: `--root`, else `$XDG_RUNTIME_DIR/hull` for a rootless caller (made
+/// private, as runc makes it), else /run/hull. Not root, with neither: there is no state
+/// root of the caller's (/run/hull is root's), said before anything is tried by a command
+/// that `keeps_state`.
+pub fn state_root(given: Option<&Path>, keeps_state: bool) -> Result<PathBuf> {
+    if let Some(root) = given {
+        return Ok(root.to_path_buf());
     }
-    Err(Error::msg(
-        "rootless: XDG_RUNTIME_DIR is not set: the state of a rootless container goes to \
-         $XDG_RUNTIME_DIR/hull (or give --root)",
-    ))
+    if let Some(xdg) = xdg_state_root() {
+        make_xdg_root(&xdg)?;
+        return Ok(xdg);
+    }
+    if keeps_state && !nix::unistd::geteuid().is_root() {
+        return Err(Error::msg(
+            "rootless: XDG_RUNTIME_DIR is not set: the state of a rootless container goes to \
+             $XDG_RUNTIME_DIR/hull (or give --root)",
+        ));
+    }
+    Ok(crate::cli::DEFAULT_ROOT.into())
 }
 
 /// Makes the XDG state root private to its user (0700, sticky so that the directory is
 /// not cleaned up as stale, as the XDG spec and runc have it).
-pub fn make_xdg_root(root: &std::path::Path) -> Result<()> {
+fn make_xdg_root(root: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)

@@ -273,11 +273,11 @@ pub fn plan(layout: &Layout, cgroups_path: &str) -> Result<CgroupPaths> {
 
 /// Leaves out of `paths` every hierarchy where the caller may not make the container's
 /// directory (its nearest existing ancestor is not writable for our effective ids): what
-/// a rootless container does without, as runc's rootless cgroupfs manager does. Returns
-/// the hierarchies left out (`unified` for cgroup2).
-pub fn leave_out_unwritable(paths: &mut CgroupPaths) -> Vec<String> {
+/// a rootless container does without, as runc's rootless cgroupfs manager does. The
+/// hierarchies left out are named in `paths.left_out` (`unified` for cgroup2).
+pub fn leave_out_unwritable(paths: &mut CgroupPaths) {
     if paths.systemd.is_some() {
-        return Vec::new();
+        return;
     }
     let writable = |leaf: &Path| {
         let mut d = leaf;
@@ -293,12 +293,12 @@ pub fn leave_out_unwritable(paths: &mut CgroupPaths) -> Vec<String> {
         // SAFETY: a valid C string.
         unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
     };
-    let mut left = Vec::new();
     let mut dropped = Vec::new();
+    let left_out = &mut paths.left_out;
     paths.v1.retain(|(name, dir)| {
         let keep = writable(dir);
         if !keep {
-            left.push(name.clone());
+            left_out.push(name.clone());
             dropped.push(dir.clone());
         }
         keep
@@ -307,15 +307,13 @@ pub fn leave_out_unwritable(paths: &mut CgroupPaths) -> Vec<String> {
         if writable(&dir) {
             paths.unified = Some(dir);
         } else {
-            left.push("unified".into());
+            paths.left_out.push("unified".into());
             dropped.push(dir);
         }
     }
     paths
         .owned
         .retain(|o| !dropped.iter().any(|leaf| leaf.starts_with(o)));
-    paths.left_out.extend(left.iter().cloned());
-    left
 }
 
 /// Creates every directory of `paths` (missing parents too); on v2 enables the

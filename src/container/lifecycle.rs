@@ -266,11 +266,11 @@ pub fn prepare(o: &CreateOpts<'_>) -> Result<(Spec, Plan, State)> {
             // Rootless, without a cgroupsPath: what the caller may not write to is left
             // out, as runc does (a cgroupsPath it cannot make stays an error).
             if o.cgroups.rootless {
-                let left = hull_cgroups::leave_out_unwritable(&mut paths);
-                if !left.is_empty() {
+                hull_cgroups::leave_out_unwritable(&mut paths);
+                if !paths.left_out.is_empty() {
                     crate::logging::debug(&format!(
                         "rootless: no cgroup in {} (not writable)",
-                        left.join(", ")
+                        paths.left_out.join(", ")
                     ));
                 }
             }
@@ -393,7 +393,7 @@ fn make(
         None
     };
     let mut resources = resources_with_devices(spec);
-    if o.cgroups.rootless && !nix::unistd::geteuid().is_root() {
+    if o.cgroups.rootless && plan.rootless_euid {
         // Device rules need CAP_SYS_ADMIN (v1) or CAP_BPF (v2), which a rootless caller
         // lacks; runc leaves them out so. The user namespace keeps mknod out anyway.
         resources.set_devices(None);

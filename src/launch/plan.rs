@@ -266,9 +266,9 @@ pub struct Plan {
     /// (the runtime opens bind sources for it).
     pub in_user_ns: bool,
     /// Made by a caller that is not root (runc's rootless euid): the id maps are written
-    /// by an unprivileged parent (the child stays dumpable until then, and a one-id gid
-    /// map needs setgroups denied first), and the child opens bind sources itself (its
-    /// root is the caller, with the caller's access).
+    /// by an unprivileged parent (the child stays dumpable until then; how: `map_writer`),
+    /// and the child opens bind sources itself (its root is the caller, with the
+    /// caller's access).
     pub rootless_euid: bool,
     /// Who writes the id maps (with `uid_map`).
     pub map_writer: MapWriter,

@@ -384,8 +384,7 @@ fn mount_one(plan: &Plan, root: RawFd, m: &MountPlan, opened: Option<&OwnedFd>) 
         }
         MountKind::Fs { fstype, source } => {
             let kernel_fs = matches!(fstype.as_str(), "proc" | "sysfs" | "devpts" | "mqueue");
-            // Checked before anything is created for it (a mount on a symlink is no
-            // mount of ours to undo).
+            // Refused (or made) before the tmpfs mode probe and mkdir below.
             let special = match kernel_fs {
                 true => Some(kernel_fs_target(root, &m.dest, fstype, source)?),
                 false => None,
